@@ -1,0 +1,323 @@
+# -*- coding: utf-8 -*-
+# Copyright: metal.lb contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# ruff: noqa: UP009 - the Ansible header above is required in plugins/
+"""Per-Service decisions of the controller: MetalLB's convergeBalancer and SetBalancer.
+
+The one implementation of the rule, shared by the controller daemon, ``metal-lb plan``,
+``metal.lb.plan`` and ``metal.lb.assign``; pure (the allocator is the only state) so the
+daemon's I/O shell and the offline planner cannot disagree. Steps and event texts follow
+metallb-behavior §2.3–2.5. Chosen differences:
+  * PreferDualStack asks for a second family only when the clusterIPs are dual-stack
+    (MetalLB flaps between one and two IPs otherwise, §2.3 step 7);
+  * ``reprocess_all`` re-claims every IP already in a status before anything is allocated,
+    so no existing Service can lose its IP to a newcomer or to a re-allocating neighbour,
+    and re-runs pending Services while IPs freed in the pass let them progress.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from .allocator.allocator import DUAL, AllocationError
+from .allocator.messages import go_quote, go_quote_list
+from .config.model import Config
+from .events import NORMAL, WARNING, Event
+from .service import PREFER_DUAL_STACK, REQUIRE_DUAL_STACK, FamilyError, ServiceFacts, family_of
+
+SUCCESS = "success"
+ERROR_NO_RETRY = "error"
+REPROCESS_ALL = "reprocess-all"
+ASSIGNED, PENDING, IGNORED = "assigned", "pending", "ignored"
+
+
+class ServiceResult:
+    """What the controller writes for one Service, and what it tells the loop."""
+
+    __slots__ = ("key", "ips", "pool", "events", "changed", "outcome", "state", "facts")
+
+    def __init__(self, key: str, ips: list[str], pool: str | None, events: list[Event], changed: bool,
+                 outcome: str, state: str, facts: ServiceFacts | None = None) -> None:
+        self.key = key
+        self.ips = ips
+        self.pool = pool
+        self.events = events
+        self.changed = changed
+        self.outcome = outcome
+        self.state = state
+        self.facts = facts
+
+    @property
+    def reprocess_all(self) -> bool:
+        return self.outcome == REPROCESS_ALL
+
+    def as_dict(self) -> dict:
+        return {"ips": list(self.ips), "pool": self.pool, "state": self.state, "changed": self.changed,
+                "events": [e.as_dict() for e in self.events]}
+
+
+class _Deferred(Exception):
+    """Phase 1 of reprocess_all reached the allocation step: allocate in phase 2."""
+
+
+class _State:
+    """The mutable copy of the Service (status IPs, pool annotation) convergeBalancer edits."""
+
+    __slots__ = ("ips", "pool")
+
+    def __init__(self, ips: list[str], pool: str | None) -> None:
+        self.ips = ips
+        self.pool = pool
+
+
+def _family_changed(lb_family: int | None, cluster_family: int, policy: str) -> bool:
+    if lb_family is None:
+        return True
+    if lb_family == cluster_family:
+        return False
+    return not (cluster_family == DUAL and policy == PREFER_DUAL_STACK)
+
+
+def _allocate_ips(alloc, f: ServiceFacts) -> list[str]:
+    """MetalLB's allocateIPs (§2.4); raises AllocationError/ValueError with MetalLB's text."""
+    family = f.family()
+    desired, desired_family = f.desired_ips()
+    desired_pool = f.desired_pool()
+    ref = f.ref()
+    if desired:
+        if family != desired_family:
+            raise ValueError("requested loadBalancer IP(s) %s does not match the ipFamily of the service"
+                             % go_quote_list(desired))
+        alloc.assign(f.key, ref, desired, f.ports, f.sharing_key, f.backend_key)
+        if desired_pool and alloc.pool_of(f.key) != desired_pool:
+            alloc.unassign(f.key)
+            raise ValueError("requested loadBalancer IP(s) %s is not compatible with requested address "
+                             "pool %s" % (go_quote_list(desired), desired_pool))
+        return desired
+    if desired_pool:
+        return alloc.allocate_from_pool(f.key, ref, family, desired_pool, f.ports, f.sharing_key,
+                                        f.backend_key)
+    return alloc.allocate(f.key, ref, family, f.ports, f.sharing_key, f.backend_key)
+
+
+def _converge(alloc, config: Config, f: ServiceFacts, lb_input: list[str], state: _State,
+              events: list[Event], allow_allocate: bool = True) -> bool:
+    """convergeBalancer §2.3; returns False for ErrConverge. Edits ``state`` and ``events``."""
+    key = f.key
+
+    def clear() -> None:
+        alloc.unassign(key)
+        state.ips = []
+        state.pool = None
+
+    if f.type != "LoadBalancer":
+        clear()
+        return True
+    if not config.pools:
+        clear()
+        return False
+    if not f.cluster_ips:
+        clear()
+        return False
+    if f.policy == REQUIRE_DUAL_STACK and len(f.spec.get("clusterIPs") or ()) < 2:
+        events.append(Event(WARNING, "not enough clusterips", "Service requires dual stack but not enough "
+                            "clusterips [%s]" % " ".join(f.spec.get("clusterIPs") or ())))
+        clear()
+        return False
+    lb_ips = list(lb_input)
+    if not lb_ips:
+        clear()
+    else:
+        lb_family: int | None
+        try:
+            lb_family = family_of(lb_ips)
+        except FamilyError as exc:
+            events.append(Event(WARNING, "nolbIPsIPFamily", "Failed to retrieve LBIPs IPFamily for %s: %s"
+                                % (go_quote_list(lb_ips), exc)))
+            lb_family = None
+        try:
+            cluster_family = f.family()
+        except FamilyError as exc:
+            events.append(Event(WARNING, "noclusterIPsIPFamily", "Failed to retrieve ClusterIPs IPFamily for "
+                                "%s %s: %s" % (go_quote_list(f.spec.get("clusterIPs") or []),
+                                               f.spec.get("clusterIP") or "", exc)))
+            return False
+        if _family_changed(lb_family, cluster_family, f.policy):
+            clear()
+            lb_ips = []
+    if lb_ips:
+        try:
+            alloc.assign(key, f.ref(), lb_ips, f.ports, f.sharing_key, f.backend_key)
+            lb_ips = alloc.ips_of(key)  # canonical text
+        except AllocationError as exc:
+            events.append(Event(NORMAL, "ClearAssignment", "current IP for %s not allowed by config, will "
+                                "attempt for new IP assignment: %s" % (go_quote(key), exc)))
+            clear()
+            lb_ips = []
+        desired_pool = f.desired_pool()
+        if lb_ips and desired_pool and alloc.pool_of(key) != desired_pool:
+            clear()
+            lb_ips = []
+        try:
+            desired, _family = f.desired_ips()
+        except (ValueError, FamilyError) as exc:
+            events.append(Event(WARNING, "LoadBalancerFailed",
+                                "invalid requested loadbalancer IPs: %s" % exc))
+            return False
+        if desired:
+            if sorted(lb_ips) != sorted(desired):
+                clear()
+                lb_ips = []
+            else:
+                lb_ips = sorted(lb_ips)  # MetalLB's isEqualIPs sorts in place (§2.3 step 6)
+    if len(lb_ips) == 1 and f.policy == PREFER_DUAL_STACK and _dual_cluster(f):
+        try:
+            lb_ips = alloc.allocate_additional_family(key, f.ref(), lb_ips[0], alloc.pool_of(key), f.ports,
+                                                      f.sharing_key, f.backend_key)
+            events.append(Event(NORMAL, "IPAllocated", "Assigned additional IP %s" % go_quote(lb_ips[-1])))
+        except AllocationError as exc:
+            events.append(Event(NORMAL, "AdditionalAssignFailed",
+                                "cannot assign additional IP in PreferDualStack: %s" % exc))
+    if not lb_ips:
+        if not allow_allocate:
+            raise _Deferred()
+        try:
+            lb_ips = _allocate_ips(alloc, f)
+        except (AllocationError, ValueError) as exc:
+            events.append(Event(WARNING, "AllocationFailed", "Failed to allocate IP for %s: %s"
+                                % (go_quote(key), exc)))
+            return False
+        events.append(Event(NORMAL, "IPAllocated", "Assigned IP %s" % go_quote_list(lb_ips)))
+    pool = alloc.pool_of(key)
+    if not pool or pool not in config.pools:
+        events.append(Event(WARNING, "InternalError", "allocated an IP that has no pool"))
+        clear()
+        return False
+    state.ips = lb_ips
+    state.pool = pool
+    return True
+
+
+def _dual_cluster(f: ServiceFacts) -> bool:
+    try:
+        return f.family() == DUAL
+    except FamilyError:
+        return False
+
+
+def _finish(alloc, f: ServiceFacts, ok: bool, state: _State, events: list[Event], prev_ips: list[str],
+            prev_key: str) -> ServiceResult:
+    """SetBalancer's bookkeeping around convergeBalancer (§2.5)."""
+    outcome = SUCCESS if ok else ERROR_NO_RETRY
+    new_key = _alloc_key(alloc, f.key)
+    if prev_key != new_key:
+        outcome = REPROCESS_ALL
+    changed = state.ips != f.ingress or state.pool != f.pool_annotation
+    events = list(events)
+    if changed:
+        for name in f.deprecated_annotations():
+            events.append(Event(WARNING, "deprecatedAnnotation",
+                                "Service uses deprecated annotation %s" % name))
+        if prev_ips and alloc.pool_of(f.key) is None and alloc.pool_for(prev_ips) is not None:
+            outcome = REPROCESS_ALL
+    if f.type != "LoadBalancer":
+        result_state = IGNORED
+    else:
+        result_state = ASSIGNED if state.ips else PENDING
+    return ServiceResult(f.key, state.ips, state.pool, events, changed, outcome, result_state, f)
+
+
+def _alloc_key(alloc, key: str) -> str:
+    pair = alloc.allocation_key(key)
+    return "" if pair is None else pair[1] + pair[0]
+
+
+def converge_service(alloc, config: Config | None, key: str, svc: dict | None, *,
+                     lb_class: str = "") -> ServiceResult:
+    """One Service event: the controller's SetBalancer for ``key`` (``svc`` None = deleted)."""
+    if svc is None:
+        if alloc.pool_of(key) is not None:
+            alloc.unassign(key)
+            return ServiceResult(key, [], None, [], False, REPROCESS_ALL, IGNORED)
+        return ServiceResult(key, [], None, [], False, SUCCESS, IGNORED)
+    f = ServiceFacts(svc)
+    if not f.handled(lb_class):
+        return ServiceResult(f.key, list(f.ingress), f.pool_annotation, [], False, SUCCESS, IGNORED, f)
+    if config is None:
+        return ServiceResult(f.key, list(f.ingress), f.pool_annotation, [], False, SUCCESS,
+                             ASSIGNED if f.ingress else PENDING, f)
+    prev_ips = alloc.ips_of(key)
+    prev_key = _alloc_key(alloc, key)
+    state = _State(list(f.ingress), f.pool_annotation)
+    events: list[Event] = []
+    ok = _converge(alloc, config, f, f.ingress, state, events)
+    return _finish(alloc, f, ok, state, events, prev_ips, prev_key)
+
+
+def _creation_order(f: ServiceFacts) -> tuple:
+    stamp = ((f.obj.get("metadata") or {}).get("creationTimestamp")) or ""
+    return (str(stamp), f.namespace, f.name)
+
+
+def reprocess_all(alloc, config: Config | None, services: Iterable[dict], *,
+                  lb_class: str = "") -> dict[str, ServiceResult]:
+    """A full pass over every Service, restart-safe (see module docstring)."""
+    results: dict[str, ServiceResult] = {}
+    facts: list[ServiceFacts] = []
+    for svc in services:
+        f = ServiceFacts(svc)
+        if not f.handled(lb_class) or config is None:
+            results[f.key] = ServiceResult(f.key, list(f.ingress), f.pool_annotation, [], False, SUCCESS,
+                                           IGNORED if not f.handled(lb_class) else
+                                           (ASSIGNED if f.ingress else PENDING), f)
+            continue
+        facts.append(f)
+    if config is None:
+        return results
+    holders = sorted((f for f in facts if f.ingress), key=_creation_order)
+    others = sorted((f for f in facts if not f.ingress), key=_creation_order)
+    pending: dict[str, tuple] = {}  # key -> (facts, state, events, prev_ips, prev_key)
+    # Phase 1: every Service that holds IPs re-claims them before anyone allocates.
+    for f in holders:
+        prev_ips, prev_key = alloc.ips_of(f.key), _alloc_key(alloc, f.key)
+        state = _State(list(f.ingress), f.pool_annotation)
+        events: list[Event] = []
+        try:
+            ok = _converge(alloc, config, f, f.ingress, state, events, allow_allocate=False)
+        except _Deferred:
+            pending[f.key] = (f, state, events, prev_ips, prev_key)
+            continue
+        results[f.key] = _finish(alloc, f, ok, state, events, prev_ips, prev_key)
+    # Phase 2: those that lost their IPs, then newcomers, oldest first.
+    queue = [pending[f.key] for f in holders if f.key in pending]
+    queue += [(f, _State([], f.pool_annotation), [], alloc.ips_of(f.key), _alloc_key(alloc, f.key))
+              for f in others]
+    freed = False
+    waiting = []
+    for f, state, events, prev_ips, prev_key in queue:
+        ok = _converge(alloc, config, f, [], state, events)
+        result = _finish(alloc, f, ok, state, events, prev_ips, prev_key)
+        results[f.key] = result
+        freed = freed or result.reprocess_all
+        if result.state == PENDING:
+            waiting.append((f, events, prev_ips, prev_key))
+    for result in results.values():
+        freed = freed or (result.reprocess_all and result.state != ASSIGNED)
+    # Later passes: pending Services retry while the previous pass freed room (bounded).
+    while freed and waiting:
+        freed = False
+        still = []
+        for f, events, prev_ips, prev_key in waiting:
+            state = _State([], f.pool_annotation)
+            attempt: list[Event] = []
+            ok = _converge(alloc, config, f, [], state, attempt)
+            if ok or attempt != events[-len(attempt):]:  # the same failure again is not repeated
+                events = events + attempt
+            result = _finish(alloc, f, ok, state, events, prev_ips, prev_key)
+            results[f.key] = result
+            if result.state == PENDING:
+                still.append((f, events, prev_ips, prev_key))
+            else:
+                freed = True
+        waiting = still
+    return results

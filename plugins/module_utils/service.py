@@ -1,0 +1,143 @@
+# -*- coding: utf-8 -*-
+# Copyright: metal.lb contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# ruff: noqa: UP009 - the Ansible header above is required in plugins/
+"""What the controller reads from a Service dict (metallb-behavior §2.1–2.4).
+
+Plain dict access only: this runs for every Service on every full pass.
+"""
+
+from __future__ import annotations
+
+from .addresses import format_ip, parse_ip
+from .allocator.allocator import DUAL, ServiceRef
+from .allocator.messages import go_quote, go_quote_list
+from .config.model import IPV4, IPV6
+
+STABLE = "metallb.io/"
+DEPRECATED = "metallb.universe.tf/"
+ADDRESS_POOL = "address-pool"
+LOAD_BALANCER_IPS = "loadBalancerIPs"
+ALLOW_SHARED_IP = "allow-shared-ip"
+POOL_ANNOTATION = STABLE + "ip-allocated-from-pool"
+SINGLE_STACK = "SingleStack"
+PREFER_DUAL_STACK = "PreferDualStack"
+REQUIRE_DUAL_STACK = "RequireDualStack"
+_EMPTY: dict = {}
+
+
+class FamilyError(ValueError):
+    """ipfamily.ForAddresses failed; the text is MetalLB's."""
+
+
+def annotation(annotations: dict, name: str) -> str:
+    """MetalLB's valueForAnnotation: the stable key wins when present, even if empty."""
+    value = annotations.get(STABLE + name)
+    if value is not None:
+        return value
+    return annotations.get(DEPRECATED + name) or ""
+
+
+def family_of(ips: list[str]) -> int:
+    """ipfamily.ForAddresses: 1 IP → its family; 2 of different families → dual."""
+    if len(ips) == 1:
+        parsed = parse_ip(ips[0])
+        if parsed is None:
+            raise FamilyError("IPFamilyForAddresses: Invalid address %s" % go_quote_list(ips))
+        return parsed[0]
+    if len(ips) == 2:
+        first, second = parse_ip(ips[0]), parse_ip(ips[1])
+        if first is None or second is None:
+            raise FamilyError("IPFamilyForAddresses: Invalid address %s" % go_quote_list(ips))
+        if first[0] == second[0]:
+            raise FamilyError("IPFamilyForAddresses: same address family %s" % go_quote_list(ips))
+        return DUAL
+    raise FamilyError("IPFamilyForAddresses: invalid ips length %d %s" % (len(ips), go_quote_list(ips)))
+
+
+class ServiceFacts:
+    """The fields of one Service the engine decides from."""
+
+    __slots__ = ("obj", "key", "namespace", "name", "type", "lb_class", "annotations", "labels", "spec",
+                 "cluster_ips", "policy", "primary_family", "ports", "sharing_key", "backend_key",
+                 "ingress", "pool_annotation")
+
+    def __init__(self, obj: dict) -> None:
+        meta = obj.get("metadata") or _EMPTY
+        spec = obj.get("spec") or _EMPTY
+        self.obj = obj
+        self.spec = spec
+        self.namespace = meta.get("namespace") or ""
+        self.name = meta.get("name") or ""
+        self.key = "%s/%s" % (self.namespace, self.name)
+        self.type = spec.get("type") or "ClusterIP"
+        self.lb_class = spec.get("loadBalancerClass")
+        annotations = meta.get("annotations") or _EMPTY
+        self.annotations = annotations if isinstance(annotations, dict) else _EMPTY
+        labels = meta.get("labels") or _EMPTY
+        self.labels = labels if isinstance(labels, dict) else _EMPTY
+        cluster_ips = spec.get("clusterIPs") or []
+        if not cluster_ips and spec.get("clusterIP"):
+            cluster_ips = [spec["clusterIP"]]
+        self.cluster_ips = [ip for ip in cluster_ips if isinstance(ip, str)]
+        self.policy = spec.get("ipFamilyPolicy") or SINGLE_STACK
+        families = spec.get("ipFamilies") or ()
+        self.primary_family = IPV6 if families and families[0] == "IPv6" else IPV4
+        self.ports = tuple((str(p.get("protocol") or "TCP"), int(p.get("port") or 0))
+                           for p in (spec.get("ports") or ()) if isinstance(p, dict))
+        self.sharing_key = self._sharing_key()
+        if spec.get("externalTrafficPolicy") == "Local":
+            selector = spec.get("selector") or _EMPTY
+            self.backend_key = ",".join("%s=%s" % kv for kv in sorted(selector.items()))
+        else:
+            self.backend_key = ""
+        status = ((obj.get("status") or _EMPTY).get("loadBalancer") or _EMPTY).get("ingress") or ()
+        self.ingress = [entry["ip"] for entry in status if isinstance(entry, dict) and entry.get("ip")]
+        self.pool_annotation = self.annotations.get(POOL_ANNOTATION)
+
+    def _sharing_key(self) -> str:
+        value = self.annotations.get(STABLE + ALLOW_SHARED_IP)
+        if value is not None:
+            return value
+        return self.annotations.get(DEPRECATED + ALLOW_SHARED_IP) or ""
+
+    def handled(self, lb_class: str) -> bool:
+        """MetalLB's filterByLoadBalancerClass: no class ⇒ ours iff we run without --lb-class."""
+        if self.lb_class is None:
+            return lb_class == ""
+        return self.lb_class == lb_class
+
+    def ref(self) -> ServiceRef:
+        return ServiceRef(self.namespace, self.labels, self.policy, self.primary_family)
+
+    def family(self) -> int:
+        """ipfamily.ForService (raises FamilyError)."""
+        return family_of(self.cluster_ips or [self.spec.get("clusterIP") or ""])
+
+    def desired_pool(self) -> str:
+        return annotation(self.annotations, ADDRESS_POOL)
+
+    def desired_ips(self) -> tuple[list[str], int | None]:
+        """getDesiredLbIPs: requested IPs (canonical) and their family; raises ValueError."""
+        requested = annotation(self.annotations, LOAD_BALANCER_IPS)
+        spec_ip = self.spec.get("loadBalancerIP") or ""
+        if not requested and not spec_ip:
+            return [], None
+        if requested and spec_ip:
+            raise ValueError("service can not have both %s and svc.Spec.LoadBalancerIP"
+                             % (STABLE + LOAD_BALANCER_IPS))
+        if requested:
+            ips = []
+            for part in requested.split(","):
+                parsed = parse_ip(part.strip())
+                if parsed is None:
+                    raise ValueError("invalid %s: %s" % (STABLE + LOAD_BALANCER_IPS, go_quote(requested)))
+                ips.append(format_ip(*parsed))
+            return ips, family_of(ips)
+        parsed = parse_ip(spec_ip)
+        if parsed is None:
+            raise ValueError("invalid spec.loadBalancerIP %s" % go_quote(spec_ip))
+        return [format_ip(*parsed)], parsed[0]
+
+    def deprecated_annotations(self) -> list[str]:
+        return sorted(k for k in self.annotations if k.startswith("metallb.universe.tf"))

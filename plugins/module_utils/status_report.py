@@ -1,0 +1,114 @@
+# -*- coding: utf-8 -*-
+# Copyright: metal.lb contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# ruff: noqa: UP009 - the Ansible header above is required in plugins/
+"""What ``metal.lb.lb_info`` returns and ``metal-lb status`` prints: one computation for both.
+
+The current state comes from the Services themselves (status IPs, pool annotation); the reasons and
+the pool usage come from the planner run on the same snapshot, i.e. from the controller's own code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from .planner import plan
+from .service import ServiceFacts
+
+ASSIGNED, PENDING, IGNORED = "assigned", "pending", "ignored"
+
+
+def _pending_reason(planned: dict | None, config_errors: list[str], has_pools: bool) -> str:
+    """Why a Service has no IP, in the controller's words where it has any."""
+    if config_errors:
+        return "the configuration is invalid: %s" % config_errors[0]
+    if not has_pools:
+        return "no IPAddressPool is configured"
+    if planned is None:
+        return "not seen by the planner"
+    warnings = [e["message"] for e in planned.get("events") or () if e.get("type") == "Warning"]
+    if warnings:
+        return warnings[-1]
+    if planned.get("ips"):
+        return "not yet assigned by the controller (it would assign %s from pool %s)" % (
+            ", ".join(planned["ips"]), planned.get("pool"))
+    return "the controller cannot assign an IP yet (for example: no cluster IP)"
+
+
+def build_report(objects: Iterable[dict], *, namespace: str = "metallb-system", lb_class: str = "") -> dict:
+    """Facts about every LoadBalancer Service, the pools and the configuration of a snapshot."""
+    objects = [obj for obj in objects if isinstance(obj, dict)]
+    planned = plan(objects, lb_class=lb_class, namespace=namespace)
+    errors = list(planned["errors"])
+    services: dict = {}
+    counts = {"services": 0, ASSIGNED: 0, PENDING: 0, IGNORED: 0, "pools": len(planned["pools"])}
+    for obj in objects:
+        if obj.get("kind") != "Service":
+            continue
+        facts = ServiceFacts(obj)
+        if facts.type != "LoadBalancer":
+            continue
+        after = planned["services"].get(facts.key)
+        if not facts.handled(lb_class):
+            state = IGNORED
+        elif facts.ingress:
+            state = ASSIGNED
+        else:
+            state = PENDING
+        entry = {
+            "namespace": facts.namespace,
+            "name": facts.name,
+            "lb_class": facts.lb_class,
+            "ips": list(facts.ingress),
+            "pool": facts.pool_annotation,
+            "state": state,
+            "reason": _pending_reason(after, errors, bool(planned["pools"])) if state == PENDING else None,
+            "planned_ips": list(after["ips"]) if after and state != IGNORED else [],
+        }
+        services[facts.key] = entry
+        counts["services"] += 1
+        counts[state] += 1
+    return {
+        "services": {key: services[key] for key in sorted(services)},
+        "pools": planned["pools"],
+        "config_valid": not errors,
+        "config_errors": errors,
+        "config_warnings": list(planned["warnings"]),
+        "counts": counts,
+    }
+
+
+def read_report(api_client, namespace: str = "metallb-system", lb_class: str = "") -> dict:
+    """``build_report`` on a fresh snapshot of the cluster."""
+    from .kube.snapshot import cluster_objects
+
+    return build_report(cluster_objects(api_client, namespace), namespace=namespace, lb_class=lb_class)
+
+
+def _table(rows: list[tuple]) -> list[str]:
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
+    return ["  ".join(str(cell).ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
+
+
+def format_report(report: dict) -> str:
+    """The report as tables for people (``metal-lb status``)."""
+    lines = []
+    rows = [("SERVICE", "STATE", "IPS", "POOL", "REASON")]
+    for key, svc in report["services"].items():
+        rows.append((key, svc["state"], ",".join(svc["ips"]) or "-", svc["pool"] or "-", svc["reason"] or ""))
+    lines.extend(_table(rows) if len(rows) > 1 else ["no LoadBalancer services"])
+    lines.append("")
+    rows = [("POOL", "IPV4 IN USE", "IPV4 AVAILABLE", "IPV4 CAPACITY", "IPV6 IN USE", "IPV6 AVAILABLE",
+             "IPV6 CAPACITY")]
+    for name, pool in report["pools"].items():
+        rows.append((name, pool["in_use"]["ipv4"], pool["available"]["ipv4"], pool["capacity"]["ipv4"],
+                     pool["in_use"]["ipv6"], pool["available"]["ipv6"], pool["capacity"]["ipv6"]))
+    lines.extend(_table(rows) if len(rows) > 1 else ["no pools"])
+    lines.append("")
+    counts = report["counts"]
+    lines.append("services: %d (assigned %d, pending %d, ignored %d); pools: %d"
+                 % (counts["services"], counts["assigned"], counts["pending"], counts["ignored"], counts["pools"]))
+    lines.append("configuration: %s" % ("valid" if report["config_valid"] else "INVALID"))
+    lines.extend("  error: %s" % error for error in report["config_errors"])
+    lines.extend("  warning: %s" % warning for warning in report["config_warnings"])
+    return "\n".join(lines)

@@ -1,0 +1,267 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: metal.lb contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""metal.lb.assign: one reconcile pass of the controller, run as a task (same engine, same writer)."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: assign
+short_description: Assign load balancer IPs to Services in one controller pass
+version_added: 0.1.0
+description:
+  - Runs one full reconcile pass of the metal.lb controller as a task, with the controller's own code
+    (configuration parser, allocator, per-Service convergence, status writer and Events).
+  - Reads the C(metallb.io) configuration of O(namespace), Namespaces, Nodes and every Service; every
+    IP already in a Service status is claimed again before anything new is allocated, so no assigned
+    Service moves; then pending Services get IPs.
+  - Writes C(status.loadBalancer.ingress) and the C(metallb.io/ip-allocated-from-pool) annotation of every
+    Service whose decision differs from what it has, and records the Kubernetes Events the controller
+    would (component C(metallb-controller)).
+  - Every write carries the Service's C(resourceVersion). If a running controller changed the Service in
+    the meantime, the API answers 409; the module then reads the Service again and re-applies the same
+    decision, so it is safe to run beside a running controller.
+  - Fails without writing anything when the configuration is invalid, listing every error.
+  - For operators who drive assignment from a playbook, and for repair.
+author:
+  - metal.lb contributors (@metal-lb)
+requirements:
+  - kubernetes >= 29.0.0
+  - netaddr >= 0.10.1
+extends_documentation_fragment:
+  - metal.lb.kube_auth
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: Reports which Services would change (RV(changed_services)) and which stay pending, without
+      writing statuses or Events.
+  diff_mode:
+    support: full
+    details: Shows the IPs and pool of every Service that changes, before and after.
+  platform:
+    platforms: posix
+options:
+  lb_class:
+    description:
+      - The load balancer class to handle (MetalLB's C(--lb-class)).
+      - Empty means Services without C(spec.loadBalancerClass); Services of another class are never touched.
+    type: str
+    default: ""
+"""
+
+EXAMPLES = r"""
+- name: Assign IPs to pending services
+  metal.lb.assign:
+    kubeconfig: /etc/kubernetes/admin.conf
+  register: assigned
+
+- name: Show what changed
+  ansible.builtin.debug:
+    msg: "{{ item.service }}: {{ item.old_ips }} -> {{ item.new_ips }} ({{ item.new_pool }})"
+  loop: "{{ assigned.changed_services }}"
+
+- name: Only report what a pass would do, for the services of one class
+  metal.lb.assign:
+    lb_class: metal.lb/bare-metal
+  check_mode: true
+  register: would
+
+- name: Fail if services stay without IP
+  ansible.builtin.assert:
+    that: would.pending | length == 0
+    fail_msg: "{{ would.pending | map(attribute='reason') | join('; ') }}"
+"""
+
+RETURN = r"""
+changed_services:
+  description: Every Service whose status or pool annotation was (in check mode, would be) written.
+  returned: success
+  type: list
+  elements: dict
+  sample:
+    - service: default/web
+      old_ips: []
+      new_ips: [198.51.100.10]
+      old_pool: null
+      new_pool: production
+      events:
+        - {type: Normal, reason: IPAllocated, message: 'Assigned IP ["198.51.100.10"]'}
+  contains:
+    service:
+      description: C(namespace/name) of the Service.
+      type: str
+    old_ips:
+      description: The IPs of its status before.
+      type: list
+      elements: str
+    new_ips:
+      description: The IPs of its status after (empty when it loses them).
+      type: list
+      elements: str
+    old_pool:
+      description: Its pool annotation before (null when none).
+      type: str
+    new_pool:
+      description: Its pool annotation after (null when none).
+      type: str
+    events:
+      description: The Events recorded (in check mode, that would be) for the Service.
+      type: list
+      elements: dict
+pending:
+  description: Every Service this installation handles that has no IP after the pass, and why.
+  returned: success
+  type: list
+  elements: dict
+  sample:
+    - service: default/db
+      reason: 'Failed to allocate IP for "default/db": no available IPs'
+  contains:
+    service:
+      description: C(namespace/name) of the Service.
+      type: str
+    reason:
+      description: The controller's reason (the message of its last Warning event), or a summary.
+      type: str
+config_errors:
+  description: Configuration errors (the module fails when there are any, and writes nothing).
+  returned: always
+  type: list
+  elements: str
+  sample: []
+"""
+
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.metal.lb.plugins.module_utils.addresses import HAS_NETADDR
+from ansible_collections.metal.lb.plugins.module_utils.allocator.allocator import Allocator
+from ansible_collections.metal.lb.plugins.module_utils.config.parse import parse_config
+from ansible_collections.metal.lb.plugins.module_utils.converge import PENDING, reprocess_all
+from ansible_collections.metal.lb.plugins.module_utils.kube.client import (
+    HAS_KUBERNETES,
+    KubeConfigError,
+    k8s_client,
+)
+from ansible_collections.metal.lb.plugins.module_utils.kube.module_auth import (
+    api_client_from_params,
+    argument_spec,
+    describe_api_error,
+)
+from ansible_collections.metal.lb.plugins.module_utils.kube.snapshot import cluster_objects
+from ansible_collections.metal.lb.plugins.module_utils.kube.writer import EventRecorder, ServiceWriter
+
+ARGUMENT_SPEC = argument_spec(lb_class=dict(type="str", default=""))
+COMPONENT = "metallb-controller"
+INSTANCE = "metal.lb.assign"
+
+
+def decide(objects: list[dict], namespace: str, lb_class: str) -> dict:
+    """The controller's full pass on a snapshot, on a fresh allocator (pure).
+
+    Returns ``errors`` (config errors; nothing else then), ``changed`` (result, Service object) pairs
+    and ``pending`` entries.
+    """
+    parsed = parse_config(objects, namespace=namespace)
+    if parsed.errors:
+        return {"errors": [str(e) for e in parsed.errors], "warnings": list(parsed.warnings),
+                "changed": [], "pending": [], "events": []}
+    services = [obj for obj in objects if obj.get("kind") == "Service"]
+    by_key = {"%s/%s" % ((s.get("metadata") or {}).get("namespace"), (s.get("metadata") or {}).get("name")): s
+              for s in services}
+    alloc = Allocator()
+    alloc.set_pools(parsed.config.pools)
+    results = reprocess_all(alloc, parsed.config, services, lb_class=lb_class)
+    changed, pending, events = [], [], []
+    for key in sorted(results):
+        result = results[key]
+        svc = by_key.get(key)
+        if svc is None:
+            continue
+        if result.events:
+            events.append((svc, result.events))
+        if result.changed:
+            changed.append((result, svc))
+        if result.state == PENDING:
+            pending.append({"service": key, "reason": pending_reason(result.events)})
+    return {"errors": [], "warnings": list(parsed.warnings), "changed": changed, "pending": pending,
+            "events": events}
+
+
+def pending_reason(events) -> str:
+    warnings = [e.message for e in events if e.type == "Warning"]
+    if warnings:
+        return warnings[-1]
+    return "no IP could be assigned (no pool configured, or the Service has no cluster IP yet)"
+
+
+def change_entry(result, svc: dict) -> dict:
+    facts = result.facts
+    return {"service": result.key, "old_ips": list(facts.ingress) if facts else [], "new_ips": list(result.ips),
+            "old_pool": facts.pool_annotation if facts else None, "new_pool": result.pool,
+            "events": [e.as_dict() for e in result.events]}
+
+
+def diff_of(entries: list[dict]) -> dict:
+    return {"before": {e["service"]: {"ips": e["old_ips"], "pool": e["old_pool"]} for e in entries},
+            "after": {e["service"]: {"ips": e["new_ips"], "pool": e["new_pool"]} for e in entries}}
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    if not HAS_KUBERNETES:
+        module.fail_json(msg=missing_required_lib("kubernetes"), config_errors=[])
+    if not HAS_NETADDR:
+        module.fail_json(msg=missing_required_lib("netaddr"), config_errors=[])
+    params = module.params
+    try:
+        api_client = api_client_from_params(params)
+    except KubeConfigError as exc:
+        module.fail_json(msg=str(exc), config_errors=[])
+    written: list[dict] = []
+    try:
+        try:
+            objects = cluster_objects(api_client, params["namespace"])
+        except Exception as exc:  # pylint: disable=broad-exception-caught  # API and network errors alike
+            module.fail_json(msg="Cannot read the cluster: %s" % describe_api_error(exc), config_errors=[],
+                             exception=traceback.format_exc())
+        decision = decide(objects, params["namespace"], params["lb_class"])
+        for warning in decision["warnings"]:
+            module.warn(warning)
+        if decision["errors"]:
+            count = len(decision["errors"])
+            module.fail_json(msg="Invalid configuration (%d error%s), nothing written: %s"
+                             % (count, "" if count == 1 else "s", "; ".join(decision["errors"])),
+                             config_errors=decision["errors"], changed_services=[], pending=[])
+        entries = [change_entry(result, svc) for result, svc in decision["changed"]]
+        if not module.check_mode:
+            core = k8s_client.CoreV1Api(api_client)
+            writer = ServiceWriter(core)
+            recorder = EventRecorder(core, COMPONENT, INSTANCE, background=False)
+            try:
+                for (result, svc), entry in zip(decision["changed"], entries):
+                    if writer.write(svc, result.ips, result.pool) is not None:  # None: deleted meanwhile
+                        written.append(entry)
+            except Exception as exc:  # pylint: disable=broad-exception-caught
+                module.fail_json(msg="Writing service status failed after %d of %d: %s"
+                                 % (len(written), len(entries), describe_api_error(exc)),
+                                 changed=bool(written), changed_services=written,
+                                 pending=decision["pending"], config_errors=[], exception=traceback.format_exc())
+            for svc, events in decision["events"]:
+                for event in events:  # best effort, like the controller: never fails the task
+                    recorder.record(svc, event.type, event.reason, event.message)
+            entries = written
+        output = dict(changed=bool(entries), changed_services=entries, pending=decision["pending"],
+                      config_errors=[])
+        if module._diff:
+            output["diff"] = diff_of(entries)
+        module.exit_json(**output)
+    finally:
+        api_client.close()
+
+
+if __name__ == "__main__":
+    main()

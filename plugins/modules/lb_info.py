@@ -1,0 +1,191 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: metal.lb contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""metal.lb.lb_info: read-only facts about load balancer services, pools and the configuration."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: lb_info
+short_description: Report metal.lb load balancer services, pool usage and configuration validity
+version_added: 0.1.0
+description:
+  - Reads the cluster once and reports every C(LoadBalancer) Service with its IPs, pool, state and, for a
+    pending Service, why it has no IP (the controller's own reason, for example its C(AllocationFailed)
+    message).
+  - Reports the usage of every pool and whether the C(metallb.io) configuration in O(namespace) is valid,
+    with every error.
+  - The reasons and the pool usage come from the metal.lb planner, which runs the controller's code on
+    the snapshot; C(bin/metal-lb status) prints the same facts as tables.
+  - Read-only; never changes anything.
+author:
+  - metal.lb contributors (@metal-lb)
+requirements:
+  - kubernetes >= 29.0.0
+  - netaddr >= 0.10.1
+extends_documentation_fragment:
+  - metal.lb.kube_auth
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.info_module
+attributes:
+  check_mode:
+    support: full
+    details: The module only reads, so check mode returns the same result.
+  diff_mode:
+    support: none
+    details: The module never changes anything, so there is never a difference to show.
+  platform:
+    platforms: posix
+options:
+  lb_class:
+    description:
+      - The load balancer class the controller handles (MetalLB's C(--lb-class)).
+      - Empty means Services without C(spec.loadBalancerClass). Services of another class are reported
+        with state C(ignored).
+    type: str
+    default: ""
+"""
+
+EXAMPLES = r"""
+- name: Read the load balancer state
+  metal.lb.lb_info:
+    kubeconfig: /etc/kubernetes/admin.conf
+  register: lb
+
+- name: Fail when a service waits for an IP
+  ansible.builtin.assert:
+    that: lb.counts.pending == 0
+    fail_msg: >-
+      {{ lb.services | dict2items | selectattr('value.state', 'eq', 'pending')
+         | map(attribute='value.reason') | join('; ') }}
+
+- name: Warn about a pool that is nearly full
+  ansible.builtin.debug:
+    msg: "Pool {{ item.key }} has {{ item.value.available.ipv4 }} IPv4 addresses left"
+  loop: "{{ lb.pools | dict2items }}"
+  when: item.value.available.ipv4 < 5
+
+- name: Use an AWX Kubernetes credential (K8S_AUTH_* environment) and a class
+  metal.lb.lb_info:
+    lb_class: metal.lb/bare-metal
+"""
+
+RETURN = r"""
+services:
+  description: Every C(LoadBalancer) Service of the cluster, keyed C(namespace/name).
+  returned: success
+  type: dict
+  sample:
+    default/web:
+      namespace: default
+      name: web
+      lb_class: null
+      ips: [198.51.100.10]
+      pool: production
+      state: assigned
+      reason: null
+      planned_ips: [198.51.100.10]
+  contains:
+    namespace:
+      description: The Service's namespace.
+      type: str
+    name:
+      description: The Service's name.
+      type: str
+    lb_class:
+      description: Its C(spec.loadBalancerClass) (null when unset).
+      type: str
+    ips:
+      description: The addresses in its C(status.loadBalancer.ingress) now.
+      type: list
+      elements: str
+    pool:
+      description: The pool of its C(metallb.io/ip-allocated-from-pool) annotation (null when none).
+      type: str
+    state:
+      description:
+        - V(assigned) (it has IPs), V(pending) (handled by this installation but without IP) or V(ignored)
+          (another load balancer class).
+      type: str
+    reason:
+      description: For a pending Service, why it has no IP; null otherwise.
+      type: str
+    planned_ips:
+      description: The IPs the controller would give it from this snapshot (empty when none).
+      type: list
+      elements: str
+pools:
+  description:
+    - Per pool (keyed by name), its capacity and how many addresses are in use and available per family,
+      as the planner computes them (IPs in Service statuses plus those the controller would assign now).
+  returned: success
+  type: dict
+  sample:
+    production:
+      capacity: {ipv4: 11, ipv6: 0}
+      in_use: {ipv4: 1, ipv6: 0}
+      available: {ipv4: 10, ipv6: 0}
+config_valid:
+  description: Whether the C(metallb.io) configuration in O(namespace) is valid.
+  returned: success
+  type: bool
+  sample: true
+config_errors:
+  description: Every configuration error, one message each naming the object and field.
+  returned: success
+  type: list
+  elements: str
+  sample: []
+config_warnings:
+  description: Things that are valid but probably not what was meant.
+  returned: success
+  type: list
+  elements: str
+  sample: []
+counts:
+  description: Numbers of LoadBalancer services per state, and of pools.
+  returned: success
+  type: dict
+  sample: {services: 3, assigned: 2, pending: 1, ignored: 0, pools: 1}
+"""
+
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.metal.lb.plugins.module_utils.addresses import HAS_NETADDR
+from ansible_collections.metal.lb.plugins.module_utils.kube.client import HAS_KUBERNETES, KubeConfigError
+from ansible_collections.metal.lb.plugins.module_utils.kube.module_auth import (
+    api_client_from_params,
+    argument_spec,
+    describe_api_error,
+)
+from ansible_collections.metal.lb.plugins.module_utils.status_report import read_report
+
+ARGUMENT_SPEC = argument_spec(lb_class=dict(type="str", default=""))
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    if not HAS_KUBERNETES:
+        module.fail_json(msg=missing_required_lib("kubernetes"))
+    if not HAS_NETADDR:
+        module.fail_json(msg=missing_required_lib("netaddr"))
+    params = module.params
+    try:
+        api_client = api_client_from_params(params)
+    except KubeConfigError as exc:
+        module.fail_json(msg=str(exc))
+    try:
+        report = read_report(api_client, params["namespace"], params["lb_class"])
+    except Exception as exc:  # pylint: disable=broad-exception-caught  # API and network errors alike
+        module.fail_json(msg="Cannot read the cluster: %s" % describe_api_error(exc),
+                         exception=traceback.format_exc())
+    finally:
+        api_client.close()
+    module.exit_json(changed=False, **report)
+
+
+if __name__ == "__main__":
+    main()

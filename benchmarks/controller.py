@@ -67,15 +67,25 @@ class Assigned:
         rv = json.loads(self._core.list_namespaced_service(NS, _preload_content=False).data)["metadata"][
             "resourceVersion"]
         while not self._stop:
-            for event in watch.Watch().stream(self._core.list_namespaced_service, NS, resource_version=rv,
-                                              timeout_seconds=60, deserialize=False):
-                obj = event["object"]
-                rv = obj["metadata"]["resourceVersion"]
-                ingress = ((obj.get("status") or {}).get("loadBalancer") or {}).get("ingress")
-                if ingress:
-                    with self.cond:
-                        self.seen.setdefault(obj["metadata"]["name"], time.monotonic())
-                        self.cond.notify_all()
+            try:
+                for event in watch.Watch().stream(self._core.list_namespaced_service, NS, resource_version=rv,
+                                                  timeout_seconds=60, deserialize=False):
+                    rv = self._record(event["object"])
+            except Exception:  # noqa: BLE001 - the API goes away at the end of the run
+                if self._stop:
+                    return
+                raise
+
+    def _record(self, obj: dict) -> str:
+        ingress = ((obj.get("status") or {}).get("loadBalancer") or {}).get("ingress")
+        if ingress:
+            with self.cond:
+                self.seen.setdefault(obj["metadata"]["name"], time.monotonic())
+                self.cond.notify_all()
+        return obj["metadata"]["resourceVersion"]
+
+    def stop(self) -> None:
+        self._stop = True
 
     def wait(self, names, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -99,7 +109,7 @@ def main() -> int:
     env_py = sys.executable
     api_proc = start([env_py, os.path.join(REPO, "bin", "metal-lb"), "lab-api", "--kubeconfig-out", kubeconfig,
                       "--history", "100000"], os.path.join(work, "api.log"))
-    ctl_proc = None
+    ctl_proc = assigned = None
     try:
         port = int(api_proc.stdout.readline())
         for _ in range(200):  # ready once /readyz answers (the kubeconfig is written by then)
@@ -163,6 +173,8 @@ def main() -> int:
         print("controller with %d services assigned: RSS %.1f MB (peak %.1f MB)" % (opts.total, rss, hwm))
         return 0
     finally:
+        if assigned is not None:
+            assigned.stop()
         for proc in (ctl_proc, api_proc):
             if proc is not None and proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)

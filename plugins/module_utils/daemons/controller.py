@@ -21,6 +21,7 @@ from ..allocator.allocator import Allocator
 from ..config.parse import parse_config
 from ..kube.informer import Informer
 from ..kube.lease import LeaseElector
+from ..kube.service_view import trim_service
 from ..kube.status_objects import StatusObjects
 from ..kube.writer import EventRecorder, ServiceWriter, StatusSyncer
 from .. import converge
@@ -59,8 +60,8 @@ class Controller:
         self._stop = threading.Event()
         self._leading = threading.Event()
         self._needs_rebuild = True
-        svc = self._informer("services", core.list_service_for_all_namespaces, "Service", "v1",
-                             self._on_service)
+        svc = Informer("services", core.list_service_for_all_namespaces, self._on_service,
+                       kind="Service", api_version="v1", transform=trim_service)
         self._services = svc
         self._informers = [
             svc,

@@ -55,6 +55,7 @@ class Informer:
         watch_timeout: int = 300,
         backoff_min: float = 0.2,
         backoff_max: float = 30.0,
+        transform: Callable[[dict], dict] | None = None,
     ) -> None:
         self.name = name
         self._list_fn = list_fn
@@ -66,6 +67,7 @@ class Informer:
         self._watch_timeout = watch_timeout
         self._backoff_min = backoff_min
         self._backoff_max = backoff_max
+        self._transform = transform
         self._cache: dict[str, dict] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -95,6 +97,10 @@ class Informer:
 
     # -- internals ------------------------------------------------------------
     def _stamp(self, obj: dict) -> dict:
+        """Fill kind/apiVersion (lists omit them) and apply the transform, like client-go's
+        SetTransform: the cache then holds only what the daemon reads."""
+        if self._transform is not None:
+            obj = self._transform(obj)
         if self._kind and "kind" not in obj:
             obj["kind"] = self._kind
         if self._api_version and "apiVersion" not in obj:
@@ -133,7 +139,8 @@ class Informer:
             return rv
         if kind not in ("ADDED", "MODIFIED", "DELETED") or not isinstance(obj, dict):
             return None
-        key = object_key(self._stamp(obj))
+        obj = self._stamp(obj)
+        key = object_key(obj)
         with self._lock:
             before = self._cache.get(key)
             if kind == "DELETED":

@@ -33,14 +33,16 @@ def _now_micro() -> str:
 
 
 def _parse_micro(value: str | None) -> float | None:
+    """RFC 3339 as the API server writes it (``...Z``) or as a client may echo it (``+00:00``)."""
     if not value:
         return None
-    for fmt in ("%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%dT%H:%M:%SZ"):
-        try:
-            return datetime.strptime(value, fmt).replace(tzinfo=timezone.utc).timestamp()
-        except ValueError:
-            continue
-    return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.timestamp()
 
 
 def lease_is_free(spec: dict, identity: str, now: float) -> bool:

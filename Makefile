@@ -108,12 +108,13 @@ test:
 
 # ---------------------------------------------------------------- the lab
 
-# For now the lab is the offline planner over the examples; the namespace lab replaces it.
+# The namespace lab (lab/): bridge, apiserver, node1..3, client; a 3-replica Service gets an IP,
+# is curled and fails over. Needs root and `make deps`. KEEP=1 leaves it up until `make lab-down`.
 lab: venv
-	$(VPY) bin/metal-lb plan -f examples/ --output table
+	@$(VPY) -m lab.demo $(if $(KEEP),--keep,)
 
-lab-down:
-	@echo "lab-down: nothing to tear down (no namespace lab yet)"
+lab-down: venv
+	@$(VPY) -m lab.down $(if $(FORCE),--force,)
 
 benchmarks: venv pytest-farm
 	@shopt -s nullglob; scripts=(benchmarks/*.py); \

@@ -20,7 +20,10 @@ mkdir -p "$copy"
 
 cd "$root"
 if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    # What ships: the files git would track, less galaxy.yml's build_ignore (the lab, benchmarks,
+    # examples and the pytest suites are development tools, not part of the collection artifact).
     git ls-files -z --cached --others --exclude-standard \
+        | "$venv_bin/python" .ci/shipped_files.py galaxy.yml \
         | tar --null --files-from=- --ignore-failed-read -cf - 2>/dev/null \
         | tar -xf - -C "$copy"
 else

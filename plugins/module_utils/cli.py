@@ -2,7 +2,7 @@
 # Copyright: metal.lb contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # ruff: noqa: UP009 - the Ansible header above is required in plugins/
-"""``metal-lb``: plan | validate | convert | controller | status | lab-api.
+"""``metal-lb``: plan | validate | convert | controller | speaker | status | lab-api.
 
 Exit codes: 0 ok, 1 the configuration is invalid, 2 usage or I/O errors. Errors are one
 line on stderr, never a traceback.
@@ -15,7 +15,8 @@ import json
 import os
 import sys
 
-from . import cli_controller, cli_status
+from .console import err, out
+from . import cli_controller, cli_speaker, cli_status
 from .manifests import ManifestError, load_objects
 
 
@@ -77,16 +78,21 @@ def _add_input(parser: argparse.ArgumentParser) -> None:
                         help="accept a node IP listed by itself as a /32 or /128 pool entry")
 
 
+def _members(text: str) -> list[str]:
+    """``--members a,b``: node names, blanks dropped (``--members ''`` means no live speaker)."""
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
 def cmd_plan(args: argparse.Namespace) -> int:
     from .planner import plan
 
     result = plan(read_files(args.files), lb_class=args.lb_class, namespace=args.namespace,
                   service_cidrs=args.service_cidrs, gateways=args.gateways,
-                  allow_node_ip_pools=args.allow_node_ip_pools)
+                  allow_node_ip_pools=args.allow_node_ip_pools, members=args.members)
     if args.output == "table":
-        print(_plan_table(result))
+        out(_plan_table(result))
     else:
-        print(json.dumps(result, indent=2, sort_keys=True))
+        out(json.dumps(result, indent=2, sort_keys=True))
     return 1 if result["errors"] else 0
 
 
@@ -96,13 +102,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
     result = parse_config(read_files(args.files), namespace=args.namespace, service_cidrs=args.service_cidrs,
                           gateways=args.gateways, allow_node_ip_pools=args.allow_node_ip_pools)
     for warning in result.warnings:
-        print("warning: %s" % warning, file=sys.stderr)
+        err("warning: %s" % warning)
     if result.errors:
         for error in result.errors:
-            print(str(error))
+            out(str(error))
         return 1
     config = result.config
-    print("configuration valid: %d pools, %d L2 advertisements, %d BGP advertisements, %d BGP peers"
+    out("configuration valid: %d pools, %d L2 advertisements, %d BGP advertisements, %d BGP peers"
           % (len(config.pools), len(config.l2_advertisements), len(config.bgp_advertisements),
              len(config.peers)))
     return 0
@@ -115,10 +121,10 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
     objects = read_files(args.files)
     maps = [o for o in objects if o.get("kind") == "ConfigMap"] or objects
-    out = []
+    converted = []
     for obj in maps:
-        out.extend(convert_configmap(obj, namespace=args.namespace))
-    print(yaml.safe_dump_all(out, sort_keys=False, default_flow_style=False), end="")
+        converted.extend(convert_configmap(obj, namespace=args.namespace))
+    out(yaml.safe_dump_all(converted, sort_keys=False, default_flow_style=False), end="")
     return 0
 
 
@@ -130,6 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_input(p)
     p.add_argument("--lb-class", default="", help="the loadBalancerClass the controller handles")
     p.add_argument("--output", "-o", choices=["json", "table"], default="json")
+    p.add_argument("--members", type=_members, default=None, metavar="NODE[,NODE...]",
+                   help="the nodes whose speakers are alive, for the layer-2 announcements "
+                        "(default: every Node in the input)")
     p.set_defaults(func=cmd_plan)
     p = sub.add_parser("validate", help="check the metallb.io configuration only")
     _add_input(p)
@@ -139,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--namespace", default="metallb-system")
     p.set_defaults(func=cmd_convert)
     cli_controller.add_parser(sub).set_defaults(func=cli_controller.run)
+    cli_speaker.add_parser(sub).set_defaults(func=cli_speaker.run)
     cli_status.add_parser(sub).set_defaults(func=cli_status.run)
     sub.add_parser("lab-api", help="run the lab Kubernetes API server (tests and make lab; "
                                    "metal-lb lab-api --help)", add_help=False)
@@ -156,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except (CliError, ManifestError) as exc:
-        print("metal-lb %s: %s" % (args.command, exc), file=sys.stderr)
+        err("metal-lb %s: %s" % (args.command, exc))
         return 2
     except KeyboardInterrupt:
         return 130

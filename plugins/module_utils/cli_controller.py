@@ -13,6 +13,7 @@ import signal
 import sys
 import threading
 import time
+from .console import err
 
 NAME = "controller"
 HELP = "run the IP-assigning controller against a Kubernetes API"
@@ -66,15 +67,14 @@ def run(args: argparse.Namespace) -> int:
     from .kube.client import HAS_KUBERNETES, KubeConfigError, build_api_client
 
     if not HAS_KUBERNETES or not HAS_PROMETHEUS:
-        print("metal-lb controller: needs the kubernetes and prometheus-client Python libraries",
-              file=sys.stderr)
+        err("metal-lb controller: needs the kubernetes and prometheus-client Python libraries")
         return 2
     from .daemons.controller import Controller
 
     try:
         api_client = build_api_client(kubeconfig=args.kubeconfig, context=args.context)
     except KubeConfigError as exc:
-        print("metal-lb controller: %s" % exc, file=sys.stderr)
+        err("metal-lb controller: %s" % exc)
         return 2
     controller = Controller(api_client, namespace=args.namespace, lb_class=args.lb_class,
                             identity=args.identity, lease_name=args.lease_name,
@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         serve(controller.metrics.registry, args.metrics_port, args.metrics_address)
     except OSError as exc:
-        print("metal-lb controller: metrics port %d: %s" % (args.metrics_port, exc), file=sys.stderr)
+        err("metal-lb controller: metrics port %d: %s" % (args.metrics_port, exc))
         return 2
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
+from .console import err, out
 
 NAME = "status"
 HELP = "show every LoadBalancer service, pool usage and whether the configuration is valid"
@@ -33,22 +33,22 @@ def run(args: argparse.Namespace) -> int:
     from .status_report import format_report, read_report
 
     if not HAS_KUBERNETES:
-        print("metal-lb status: needs the kubernetes Python library", file=sys.stderr)
+        err("metal-lb status: needs the kubernetes Python library")
         return 2
     try:
         api_client = build_api_client(kubeconfig=args.kubeconfig, context=args.context)
     except KubeConfigError as exc:
-        print("metal-lb status: %s" % exc, file=sys.stderr)
+        err("metal-lb status: %s" % exc)
         return 2
     try:
         report = read_report(api_client, args.namespace, args.lb_class)
     except Exception as exc:  # noqa: BLE001 - an API or network failure is one line, not a traceback
-        print("metal-lb status: %s" % describe_api_error(exc), file=sys.stderr)
+        err("metal-lb status: %s" % describe_api_error(exc))
         return 2
     finally:
         api_client.close()
     if args.output == "json":
-        print(json.dumps(report, indent=2, sort_keys=True))
+        out(json.dumps(report, indent=2, sort_keys=True))
     else:
-        print(format_report(report))
+        out(format_report(report))
     return 0 if report["config_valid"] else 1

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Iterable, Sequence
 
 from .config.parse import CONFIG_KINDS
@@ -29,7 +30,11 @@ CREATE, UPDATE, DELETE, UNCHANGED = "create", "update", "delete", "unchanged"
 
 
 class DesiredConfigError(ValueError):
-    """A desired object that cannot be applied (names the object and field)."""
+    """Desired objects that cannot be applied; ``problems`` has one line per object and field."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = list(problems)
 
 
 def _label_selector(value: dict) -> dict:
@@ -39,12 +44,24 @@ def _label_selector(value: dict) -> dict:
     return {"matchLabels": {str(k): str(v) for k, v in value.items()}}
 
 
+def split_entries(values: Iterable[object] | None) -> list[str]:
+    """List entries that may each hold several values separated by commas, blanks or new lines.
+
+    An AWX survey text area arrives as one string with new lines; Ansible's list type splits only
+    a whole string on commas.
+    """
+    out: list[str] = []
+    for value in values or ():
+        out.extend(part for part in re.split(r"[\s,]+", str(value)) if part)
+    return out
+
+
 def flat_resources(pools: Sequence[dict] | None, l2_advertisements: Sequence[dict] | None,
                    l2_all_pools: bool, namespace: str) -> list[dict]:
     """The layer-2 survey options as metallb.io objects (MetalLB's field names and defaults)."""
     out: list[dict] = []
     for pool in pools or ():
-        spec: dict = {"addresses": [str(a) for a in pool.get("addresses") or []]}
+        spec: dict = {"addresses": split_entries(pool.get("addresses"))}
         if pool.get("auto_assign") is not None:
             spec["autoAssign"] = bool(pool["auto_assign"])
         if pool.get("avoid_buggy_ips") is not None:
@@ -53,10 +70,10 @@ def flat_resources(pools: Sequence[dict] | None, l2_advertisements: Sequence[dic
                     "metadata": {"name": pool.get("name"), "namespace": namespace}, "spec": spec})
     for ad in l2_advertisements or ():
         spec = {}
-        if ad.get("pools"):
-            spec["ipAddressPools"] = [str(p) for p in ad["pools"]]
-        if ad.get("interfaces"):
-            spec["interfaces"] = [str(i) for i in ad["interfaces"]]
+        if split_entries(ad.get("pools")):
+            spec["ipAddressPools"] = split_entries(ad["pools"])
+        if split_entries(ad.get("interfaces")):
+            spec["interfaces"] = split_entries(ad["interfaces"])
         if ad.get("node_selectors"):
             spec["nodeSelectors"] = [_label_selector(s) for s in ad["node_selectors"]]
         out.append({"apiVersion": "%s/v1beta1" % GROUP, "kind": "L2Advertisement",
@@ -119,7 +136,7 @@ def normalize(resources: Iterable[dict], namespace: str) -> list[dict]:
         obj.pop("status", None)
         out.append(obj)
     if problems:
-        raise DesiredConfigError("; ".join(problems))
+        raise DesiredConfigError(problems)
     return out
 
 

@@ -56,10 +56,12 @@ def parse_selector(obj: Any, where: str) -> LabelSelector:
         if operator in ("Exists", "DoesNotExist") and values:
             raise ValueError("%s.values: may not be specified when operator is %s" % (path, operator))
         if len(set(values)) != len(values):
-            raise ValueError("%s.values: duplicate definition of values" % path)
+            twice = next(v for i, v in enumerate(values) if v in values[:i])
+            raise ValueError('%s.values: duplicate definition of match expression value in label selector "%s"'
+                             % (path, twice))
         item = (key, operator, tuple(sorted(values)))
         if item in seen:
-            raise ValueError("%s: duplicate definition of matchExpressions" % path)
+            raise ValueError('%s: duplicate definition of match expressions "%s"' % (path, _requirement(item)))
         seen.add(item)
         parsed.append(item)
     return LabelSelector(match_labels=tuple(sorted(labels.items())), match_expressions=tuple(parsed))
@@ -76,10 +78,27 @@ def parse_selectors(items: Any, where: str) -> tuple[LabelSelector, ...]:
     for index, item in enumerate(items):
         sel = parse_selector(item, "%s[%d]" % (where, index))
         if sel.key in keys:
-            raise ValueError("%s[%d]: duplicate definition of %s" % (where, index, where.rsplit(".", 1)[-1]))
+            raise ValueError('%s[%d]: duplicate definition of %s "%s"'
+                             % (where, index, where.rsplit(".", 1)[-1], selector_text(sel)))
         keys.add(sel.key)
         result.append(sel)
     return tuple(result)
+
+
+def _requirement(item: tuple[str, str, tuple[str, ...]]) -> str:
+    key, operator, values = item
+    if operator == "Exists":
+        return key
+    if operator == "DoesNotExist":
+        return "!" + key
+    return "%s %s (%s)" % (key, "in" if operator == "In" else "notin", ",".join(values))
+
+
+def selector_text(sel: LabelSelector) -> str:
+    """Kubernetes' selector string (``a=b,c in (x,y)``), as MetalLB prints it in messages."""
+    parts = [(k, "%s=%s" % (k, v)) for k, v in sel.match_labels] + [(e[0], _requirement(e))
+                                                                      for e in sel.match_expressions]
+    return ",".join(text for _, text in sorted(parts))
 
 
 def selector_matches(sel: LabelSelector, labels: Mapping[str, str]) -> bool:

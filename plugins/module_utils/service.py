@@ -26,6 +26,48 @@ REQUIRE_DUAL_STACK = "RequireDualStack"
 _EMPTY: dict = {}
 
 
+_PORT_SETS: dict[tuple, tuple] = {}  # equal port lists share one tuple (memory at 100k Services)
+
+
+def _mapping(value, empty=_EMPTY):
+    """``value`` if it is a dict (a list when ``empty`` is a tuple), else ``empty``: hostile input never raises."""
+    if type(empty) is tuple:
+        return value if type(value) is list else empty
+    return value if type(value) is dict else empty
+
+
+def _text(value) -> str:
+    if type(value) is str:
+        return value
+    return "" if value is None else str(value)
+
+
+def _first_as_text(item: tuple) -> str:
+    return _text(item[0])
+
+
+def _port_number(value) -> int:
+    if type(value) is int:
+        return value
+    try:
+        return int(value)
+    except (TypeError, ValueError, OverflowError):
+        return 0
+
+
+def _ports(raw) -> tuple:
+    """[(protocol, port)] of ``spec.ports`` as a shared tuple; junk entries are skipped, junk ports are 0."""
+    if type(raw) is not list:
+        return ()
+    got = tuple((_text(p.get("protocol")) or "TCP", _port_number(p.get("port") or 0)) for p in raw if type(p) is dict)
+    known = _PORT_SETS.get(got)
+    if known is not None:
+        return known
+    if len(_PORT_SETS) < 4096:
+        _PORT_SETS[got] = got
+    return got
+
+
 class FamilyError(ValueError):
     """ipfamily.ForAddresses failed; the text is MetalLB's."""
 
@@ -33,9 +75,9 @@ class FamilyError(ValueError):
 def annotation(annotations: dict, name: str) -> str:
     """MetalLB's valueForAnnotation: the stable key wins when present, even if empty."""
     value = annotations.get(STABLE + name)
-    if value is not None:
-        return value
-    return annotations.get(DEPRECATED + name) or ""
+    if value is None:
+        value = annotations.get(DEPRECATED + name) or ""
+    return value if type(value) is str else str(value)
 
 
 def family_of(ips: list[str]) -> int:
@@ -63,43 +105,41 @@ class ServiceFacts:
                  "ingress", "pool_annotation")
 
     def __init__(self, obj: dict) -> None:
-        meta = obj.get("metadata") or _EMPTY
-        spec = obj.get("spec") or _EMPTY
+        meta = _mapping(obj.get("metadata"))
+        spec = _mapping(obj.get("spec"))
         self.obj = obj
         self.spec = spec
-        self.namespace = meta.get("namespace") or ""
-        self.name = meta.get("name") or ""
+        self.namespace = _text(meta.get("namespace"))
+        self.name = _text(meta.get("name"))
         self.key = "%s/%s" % (self.namespace, self.name)
-        self.type = spec.get("type") or "ClusterIP"
+        self.type = _text(spec.get("type")) or "ClusterIP"
         self.lb_class = spec.get("loadBalancerClass")
-        annotations = meta.get("annotations") or _EMPTY
-        self.annotations = annotations if isinstance(annotations, dict) else _EMPTY
-        labels = meta.get("labels") or _EMPTY
-        self.labels = labels if isinstance(labels, dict) else _EMPTY
-        cluster_ips = spec.get("clusterIPs") or []
-        if not cluster_ips and spec.get("clusterIP"):
-            cluster_ips = [spec["clusterIP"]]
-        self.cluster_ips = [ip for ip in cluster_ips if isinstance(ip, str)]
-        self.policy = spec.get("ipFamilyPolicy") or SINGLE_STACK
-        families = spec.get("ipFamilies") or ()
-        self.primary_family = IPV6 if families and families[0] == "IPv6" else IPV4
-        self.ports = tuple((str(p.get("protocol") or "TCP"), int(p.get("port") or 0))
-                           for p in (spec.get("ports") or ()) if isinstance(p, dict))
+        self.annotations = _mapping(meta.get("annotations"))
+        self.labels = _mapping(meta.get("labels"))
+        cluster_ips = spec.get("clusterIPs")
+        if not cluster_ips or type(cluster_ips) is not list:
+            single = spec.get("clusterIP")
+            cluster_ips = [single] if single and type(single) is str else []
+        elif not all(type(ip) is str for ip in cluster_ips):
+            cluster_ips = [ip for ip in cluster_ips if type(ip) is str]
+        self.cluster_ips = cluster_ips  # the Service's own list when clean: never mutated
+        self.policy = _text(spec.get("ipFamilyPolicy")) or SINGLE_STACK
+        families = spec.get("ipFamilies")
+        self.primary_family = IPV6 if type(families) is list and families and families[0] == "IPv6" else IPV4
+        self.ports = _ports(spec.get("ports"))
         self.sharing_key = self._sharing_key()
         if spec.get("externalTrafficPolicy") == "Local":
-            selector = spec.get("selector") or _EMPTY
-            self.backend_key = ",".join("%s=%s" % kv for kv in sorted(selector.items()))
+            selector = _mapping(spec.get("selector"))
+            self.backend_key = ",".join("%s=%s" % kv for kv in sorted(selector.items(), key=_first_as_text))
         else:
             self.backend_key = ""
-        status = ((obj.get("status") or _EMPTY).get("loadBalancer") or _EMPTY).get("ingress") or ()
-        self.ingress = [entry["ip"] for entry in status if isinstance(entry, dict) and entry.get("ip")]
+        status = _mapping(_mapping(_mapping(obj.get("status")).get("loadBalancer")).get("ingress"), ())
+        self.ingress = [entry["ip"] if type(entry["ip"]) is str else str(entry["ip"])
+                        for entry in status if type(entry) is dict and entry.get("ip")]
         self.pool_annotation = self.annotations.get(POOL_ANNOTATION)
 
     def _sharing_key(self) -> str:
-        value = self.annotations.get(STABLE + ALLOW_SHARED_IP)
-        if value is not None:
-            return value
-        return self.annotations.get(DEPRECATED + ALLOW_SHARED_IP) or ""
+        return annotation(self.annotations, ALLOW_SHARED_IP)
 
     def handled(self, lb_class: str) -> bool:
         """MetalLB's filterByLoadBalancerClass: no class ⇒ ours iff we run without --lb-class."""
@@ -140,4 +180,4 @@ class ServiceFacts:
         return [format_ip(*parsed)], parsed[0]
 
     def deprecated_annotations(self) -> list[str]:
-        return sorted(k for k in self.annotations if k.startswith("metallb.universe.tf"))
+        return sorted(k for k in self.annotations if type(k) is str and k.startswith("metallb.universe.tf"))

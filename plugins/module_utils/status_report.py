@@ -4,8 +4,10 @@
 # ruff: noqa: UP009 - the Ansible header above is required in plugins/
 """What ``metal.lb.lb_info`` returns and ``metal-lb status`` prints: one computation for both.
 
-The current state comes from the Services themselves (status IPs, pool annotation); the reasons and
-the pool usage come from the planner run on the same snapshot, i.e. from the controller's own code.
+The current state comes from the Services themselves (status IPs, pool annotation) and from the
+running controller's ConfigurationState ``controller``; the reasons, the IPs the controller would
+give and the pool usage come from the planner run on the same snapshot, i.e. from the controller's
+own code.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from .planner import plan
 from .service import ServiceFacts
 
 ASSIGNED, PENDING, IGNORED = "assigned", "pending", "ignored"
+CONTROLLER_STATE_NAME = "controller"
+CONTROLLER, ENGINE = "controller", "engine"
 
 
 def _pending_reason(planned: dict | None, config_errors: list[str], has_pools: bool) -> str:
@@ -35,8 +39,42 @@ def _pending_reason(planned: dict | None, config_errors: list[str], has_pools: b
     return "the controller cannot assign an IP yet (for example: no cluster IP)"
 
 
-def build_report(objects: Iterable[dict], *, namespace: str = "metallb-system", lb_class: str = "") -> dict:
-    """Facts about every LoadBalancer Service, the pools and the configuration of a snapshot."""
+def controller_state(obj: dict | None) -> dict | None:
+    """The running controller's verdict from its ConfigurationState (None when it has not reported)."""
+    if not isinstance(obj, dict):
+        return None
+    status = obj.get("status") if isinstance(obj.get("status"), dict) else {}
+    result = status.get("result")
+    if result not in ("Valid", "Invalid"):
+        return None  # created but its status not written yet: no verdict
+    conditions = [c for c in status.get("conditions") or () if isinstance(c, dict)]
+    return {
+        "result": result,
+        "valid": result == "Valid",
+        "error_summary": status.get("errorSummary") or "",
+        "last_transition_time": conditions[0].get("lastTransitionTime") if conditions else None,
+    }
+
+
+def _in_use(objects: list[dict], lb_class: str, namespace: str, fallback: dict) -> dict:
+    """Pool usage by the IPs Services hold now (the planner without the Services still waiting).
+
+    A full plan also counts the IPs it would hand to pending Services, which a pool's real usage
+    does not include until a controller (or metal.lb.assign) writes them.
+    """
+    holding = [obj for obj in objects
+               if obj.get("kind") != "Service" or ServiceFacts(obj).ingress]
+    if len(holding) == len(objects):
+        return fallback
+    return plan(holding, lb_class=lb_class, namespace=namespace)["pools"] or fallback
+
+
+def build_report(objects: Iterable[dict], *, namespace: str = "metallb-system", lb_class: str = "",
+                 configuration_state: dict | None = None) -> dict:
+    """Facts about every LoadBalancer Service, the pools and the configuration of a snapshot.
+
+    ``configuration_state`` is the ConfigurationState object named ``controller`` (or None).
+    """
     objects = [obj for obj in objects if isinstance(obj, dict)]
     planned = plan(objects, lb_class=lb_class, namespace=namespace)
     errors = list(planned["errors"])
@@ -68,26 +106,58 @@ def build_report(objects: Iterable[dict], *, namespace: str = "metallb-system", 
         services[facts.key] = entry
         counts["services"] += 1
         counts[state] += 1
+    pools = _in_use(objects, lb_class, namespace, planned["pools"]) if planned["pools"] else {}
+    running = controller_state(configuration_state)
     return {
         "services": {key: services[key] for key in sorted(services)},
-        "pools": planned["pools"],
-        "config_valid": not errors,
+        "pools": {name: pools.get(name, planned["pools"][name]) for name in planned["pools"]},
+        "config_valid": running["valid"] if running else not errors,
+        "config_validated_by": CONTROLLER if running else ENGINE,
+        "controller_state": running,
         "config_errors": errors,
         "config_warnings": list(planned["warnings"]),
         "counts": counts,
     }
 
 
+def read_configuration_state(api_client, namespace: str) -> dict | None:
+    """The ConfigurationState ``controller`` of ``namespace``; None when absent (no controller yet)."""
+    import json
+
+    from .kube.snapshot import ApiException, GROUP, k8s_client
+
+    custom = k8s_client.CustomObjectsApi(api_client)
+    try:
+        resp = custom.get_namespaced_custom_object(GROUP, "v1beta1", namespace, "configurationstates",
+                                                   CONTROLLER_STATE_NAME, _preload_content=False)
+    except ApiException as exc:
+        if exc.status in (403, 404):  # no controller has reported, or no CRD / no right to read it
+            return None
+        raise
+    return json.loads(resp.data)
+
+
 def read_report(api_client, namespace: str = "metallb-system", lb_class: str = "") -> dict:
     """``build_report`` on a fresh snapshot of the cluster."""
     from .kube.snapshot import cluster_objects
 
-    return build_report(cluster_objects(api_client, namespace), namespace=namespace, lb_class=lb_class)
+    objects = cluster_objects(api_client, namespace)
+    return build_report(objects, namespace=namespace, lb_class=lb_class,
+                        configuration_state=read_configuration_state(api_client, namespace))
 
 
 def _table(rows: list[tuple]) -> list[str]:
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
     return ["  ".join(str(cell).ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
+
+
+def _config_line(report: dict) -> str:
+    verdict = "valid" if report["config_valid"] else "INVALID"
+    running = report.get("controller_state")
+    if running:
+        when = running.get("last_transition_time")
+        return "configuration: %s (reported by the controller%s)" % (verdict, " since %s" % when if when else "")
+    return "configuration: %s (checked by metal-lb; no controller has reported)" % verdict
 
 
 def format_report(report: dict) -> str:
@@ -108,7 +178,13 @@ def format_report(report: dict) -> str:
     counts = report["counts"]
     lines.append("services: %d (assigned %d, pending %d, ignored %d); pools: %d"
                  % (counts["services"], counts["assigned"], counts["pending"], counts["ignored"], counts["pools"]))
-    lines.append("configuration: %s" % ("valid" if report["config_valid"] else "INVALID"))
+    lines.append(_config_line(report))
+    running = report.get("controller_state")
+    if running and running["error_summary"]:
+        lines.append("  controller: %s" % running["error_summary"])
+    if running and running["valid"] == bool(report["config_errors"]):
+        lines.append("  note: the objects now %s; the controller has not caught up yet"
+                     % ("have errors" if report["config_errors"] else "are valid"))
     lines.extend("  error: %s" % error for error in report["config_errors"])
     lines.extend("  warning: %s" % warning for warning in report["config_warnings"])
     return "\n".join(lines)

@@ -19,9 +19,10 @@ description:
   - Writes C(status.loadBalancer.ingress) and the C(metallb.io/ip-allocated-from-pool) annotation of every
     Service whose decision differs from what it has, and records the Kubernetes Events the controller
     would (component C(metallb-controller)).
-  - Every write carries the Service's C(resourceVersion). If a running controller changed the Service in
-    the meantime, the API answers 409; the module then reads the Service again and re-applies the same
-    decision, so it is safe to run beside a running controller.
+  - Every write carries the C(resourceVersion) the decision was made from. If a running controller (or
+    anyone) changed the Service in the meantime, the API answers 409; the module then reads the cluster
+    again and decides again (at most 5 passes), so it never overwrites a newer assignment and is safe to
+    run beside a running controller.
   - Fails without writing anything when the configuration is invalid, listing every error.
   - For operators who drive assignment from a playbook, and for repair.
 author:
@@ -125,6 +126,11 @@ pending:
     reason:
       description: The controller's reason (the message of its last Warning event), or a summary.
       type: str
+passes:
+  description: How many times the cluster was read and decided (more than 1 when a Service changed meanwhile).
+  returned: success
+  type: int
+  sample: 1
 config_errors:
   description: Configuration errors (the module fails when there are any, and writes nothing).
   returned: always
@@ -157,13 +163,36 @@ from ansible_collections.metal.lb.plugins.module_utils.kube.writer import EventR
 ARGUMENT_SPEC = argument_spec(lb_class=dict(type="str", default=""))
 COMPONENT = "metallb-controller"
 INSTANCE = "metal.lb.assign"
+# A pass is decided again from a fresh read when a Service changed under it; a running controller
+# settles within a few passes, so running out of them means something keeps rewriting Services.
+MAX_PASSES = 5
+
+
+class StaleDecision(Exception):
+    """A Service changed after the snapshot this pass decided from (the API answered 409)."""
+
+    def __init__(self, namespace: str, name: str) -> None:
+        super().__init__("%s/%s" % (namespace, name))
+
+
+class PassWriter(ServiceWriter):
+    """The controller's ServiceWriter, but a 409 stops the pass instead of re-applying the decision.
+
+    The daemon is the only writer (it holds the Lease), so re-applying is right there. Beside a
+    running controller the conflicting write may be the controller's own assignment, and re-applying
+    a decision made from an older snapshot could give one IP to two Services; so the task reads the
+    cluster again and decides again, with the same code.
+    """
+
+    def _read(self, namespace: str, name: str) -> dict | None:
+        raise StaleDecision(namespace, name)
 
 
 def decide(objects: list[dict], namespace: str, lb_class: str) -> dict:
     """The controller's full pass on a snapshot, on a fresh allocator (pure).
 
-    Returns ``errors`` (config errors; nothing else then), ``changed`` (result, Service object) pairs
-    and ``pending`` entries.
+    Returns ``errors`` (config errors; nothing else then), ``changed`` (result, Service object) pairs,
+    ``pending`` entries and ``events`` ((Service object, events) of Services that are not changed).
     """
     parsed = parse_config(objects, namespace=namespace)
     if parsed.errors:
@@ -181,10 +210,10 @@ def decide(objects: list[dict], namespace: str, lb_class: str) -> dict:
         svc = by_key.get(key)
         if svc is None:
             continue
-        if result.events:
-            events.append((svc, result.events))
         if result.changed:
             changed.append((result, svc))
+        elif result.events:
+            events.append((svc, result.events))
         if result.state == PENDING:
             pending.append({"service": key, "reason": pending_reason(result.events)})
     return {"errors": [], "warnings": list(parsed.warnings), "changed": changed, "pending": pending,
@@ -198,7 +227,7 @@ def pending_reason(events) -> str:
     return "no IP could be assigned (no pool configured, or the Service has no cluster IP yet)"
 
 
-def change_entry(result, svc: dict) -> dict:
+def change_entry(result) -> dict:
     facts = result.facts
     return {"service": result.key, "old_ips": list(facts.ingress) if facts else [], "new_ips": list(result.ips),
             "old_pool": facts.pool_annotation if facts else None, "new_pool": result.pool,
@@ -210,57 +239,97 @@ def diff_of(entries: list[dict]) -> dict:
             "after": {e["service"]: {"ips": e["new_ips"], "pool": e["new_pool"]} for e in entries}}
 
 
+def write_pass(writer: ServiceWriter, recorder: EventRecorder, decision: dict, written: dict) -> None:
+    """Write every changed Service of ``decision`` (recording its Events); raises StaleDecision."""
+    for result, svc in decision["changed"]:
+        if writer.write(svc, result.ips, result.pool) is None:
+            continue  # deleted meanwhile: nothing to write, nothing to report
+        written[result.key] = change_entry(result)
+        for event in result.events:  # best effort, like the controller: never fails the task
+            recorder.record(svc, event.type, event.reason, event.message)
+
+
+class Assign:
+    """One task run: read, decide, write; again from a fresh read when a Service changed meanwhile."""
+
+    def __init__(self, module: AnsibleModule, api_client) -> None:
+        self.module = module
+        self.api_client = api_client
+        self.params = module.params
+
+    def decide_now(self, written: int = 0) -> dict:
+        try:
+            objects = cluster_objects(self.api_client, self.params["namespace"])
+        except Exception as exc:  # pylint: disable=broad-exception-caught  # API and network errors alike
+            self.module.fail_json(msg="Cannot read the cluster: %s" % describe_api_error(exc), config_errors=[],
+                                  exception=traceback.format_exc())
+        decision = decide(objects, self.params["namespace"], self.params["lb_class"])
+        if decision["errors"]:
+            count = len(decision["errors"])
+            done = "nothing written" if not written else "stopped after %d service(s) written" % written
+            self.module.fail_json(msg="Invalid configuration (%d error%s), %s: %s"
+                                  % (count, "" if count == 1 else "s", done, "; ".join(decision["errors"])),
+                                  config_errors=decision["errors"], changed=bool(written), changed_services=[],
+                                  pending=[])
+        return decision
+
+    def run(self) -> dict:
+        decision = self.decide_now()
+        for warning in decision["warnings"]:
+            self.module.warn(warning)
+        if self.module.check_mode:
+            entries = [change_entry(result) for result, _svc in decision["changed"]]
+            return dict(changed=bool(entries), changed_services=entries, pending=decision["pending"],
+                        config_errors=[], passes=1)
+        core = k8s_client.CoreV1Api(self.api_client)
+        writer = PassWriter(core, retries=1)
+        recorder = EventRecorder(core, COMPONENT, INSTANCE, background=False)
+        written: dict = {}
+        passes = 0
+        while True:
+            passes += 1
+            try:
+                write_pass(writer, recorder, decision, written)
+                break
+            except StaleDecision as stale:
+                if passes >= MAX_PASSES:
+                    self.fail_writing(written, decision, "Service %s kept changing during %d passes (another "
+                                      "writer?); run the task again" % (stale, passes))
+                decision = self.decide_now(len(written))
+            except Exception as exc:  # pylint: disable=broad-exception-caught
+                self.fail_writing(written, decision, describe_api_error(exc), traceback.format_exc())
+        for svc, events in decision["events"]:
+            for event in events:
+                recorder.record(svc, event.type, event.reason, event.message)
+        entries = [written[key] for key in sorted(written)]
+        return dict(changed=bool(entries), changed_services=entries, pending=decision["pending"],
+                    config_errors=[], passes=passes)
+
+    def fail_writing(self, written: dict, decision: dict, why: str, trace: str | None = None) -> None:
+        entries = [written[key] for key in sorted(written)]
+        extra = {"exception": trace} if trace else {}
+        self.module.fail_json(msg="Writing service status failed after %d service(s) written: %s"
+                              % (len(entries), why), changed=bool(entries), changed_services=entries,
+                              pending=decision["pending"], config_errors=[], **extra)
+
+
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     if not HAS_KUBERNETES:
         module.fail_json(msg=missing_required_lib("kubernetes"), config_errors=[])
     if not HAS_NETADDR:
         module.fail_json(msg=missing_required_lib("netaddr"), config_errors=[])
-    params = module.params
     try:
-        api_client = api_client_from_params(params)
+        api_client = api_client_from_params(module.params)
     except KubeConfigError as exc:
         module.fail_json(msg=str(exc), config_errors=[])
-    written: list[dict] = []
     try:
-        try:
-            objects = cluster_objects(api_client, params["namespace"])
-        except Exception as exc:  # pylint: disable=broad-exception-caught  # API and network errors alike
-            module.fail_json(msg="Cannot read the cluster: %s" % describe_api_error(exc), config_errors=[],
-                             exception=traceback.format_exc())
-        decision = decide(objects, params["namespace"], params["lb_class"])
-        for warning in decision["warnings"]:
-            module.warn(warning)
-        if decision["errors"]:
-            count = len(decision["errors"])
-            module.fail_json(msg="Invalid configuration (%d error%s), nothing written: %s"
-                             % (count, "" if count == 1 else "s", "; ".join(decision["errors"])),
-                             config_errors=decision["errors"], changed_services=[], pending=[])
-        entries = [change_entry(result, svc) for result, svc in decision["changed"]]
-        if not module.check_mode:
-            core = k8s_client.CoreV1Api(api_client)
-            writer = ServiceWriter(core)
-            recorder = EventRecorder(core, COMPONENT, INSTANCE, background=False)
-            try:
-                for (result, svc), entry in zip(decision["changed"], entries):
-                    if writer.write(svc, result.ips, result.pool) is not None:  # None: deleted meanwhile
-                        written.append(entry)
-            except Exception as exc:  # pylint: disable=broad-exception-caught
-                module.fail_json(msg="Writing service status failed after %d of %d: %s"
-                                 % (len(written), len(entries), describe_api_error(exc)),
-                                 changed=bool(written), changed_services=written,
-                                 pending=decision["pending"], config_errors=[], exception=traceback.format_exc())
-            for svc, events in decision["events"]:
-                for event in events:  # best effort, like the controller: never fails the task
-                    recorder.record(svc, event.type, event.reason, event.message)
-            entries = written
-        output = dict(changed=bool(entries), changed_services=entries, pending=decision["pending"],
-                      config_errors=[])
-        if module._diff:
-            output["diff"] = diff_of(entries)
-        module.exit_json(**output)
+        output = Assign(module, api_client).run()
     finally:
         api_client.close()
+    if module._diff:
+        output["diff"] = diff_of(output["changed_services"])
+    module.exit_json(**output)
 
 
 if __name__ == "__main__":

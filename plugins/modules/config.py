@@ -14,19 +14,23 @@ description:
   - Brings the C(metallb.io) objects of O(namespace) (C(IPAddressPool), C(L2Advertisement),
     C(BGPAdvertisement), C(BGPPeer), C(Community), C(BFDProfile)) to the desired configuration.
   - The configuration is given as full objects in O(resources), or for the common layer-2 case as flat,
-    survey-friendly options (O(pools), O(l2_advertisements), O(l2_all_pools)), or both.
+    survey-friendly options (O(pool_name), O(pool_addresses) and O(pool_interfaces) for one pool; O(pools),
+    O(l2_advertisements) and O(l2_all_pools) for several), or any mix of them.
   - The configuration the namespace would hold afterwards (the listed objects, the unlabelled objects
     already there and, with O(prune=false), the managed ones not listed) is validated as a whole by the
     metal.lb engine, together with the cluster's Namespaces and Nodes, before anything is written. When
     it is invalid the module fails with every error and writes nothing.
+  - Every create and replace is then sent to the API server as a dry run (C(dryRun=All)), also in check
+    mode, so an object the API server would reject (its CRD schema, admission, a concurrent edit) fails
+    the task before anything is written, with one error naming the object.
   - Objects are created, or replaced with the C(resourceVersion) they were read at (a concurrent edit
     makes the task fail instead of being overwritten). They carry the label
     C(app.kubernetes.io/managed-by=metal.lb).
   - An object of the same kind and name that exists without the label is taken over when listed.
     Objects without the label are never pruned.
-  - Always reports which Services would get, keep, move or lose an IP (RV(service_changes)): the planner
-    runs the controller's code on the live cluster's Services with the resulting configuration. Run it
-    in check mode to see that before applying.
+  - Always reports which Services would get, keep, move or lose an IP (RV(service_changes)). The planner
+    runs the controller's code on the live cluster's Services with the resulting configuration; run the
+    task in check mode to see that before applying.
 author:
   - metal.lb contributors (@metal-lb)
 requirements:
@@ -38,7 +42,8 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: Validates, computes every change and RV(service_changes), and writes nothing.
+    details: Validates (the engine and the API server's dry run), computes every change and
+      RV(service_changes), and writes nothing.
   diff_mode:
     support: full
     details: One before/after entry per object created, replaced or deleted.
@@ -53,6 +58,23 @@ options:
     type: list
     elements: dict
     default: []
+  pool_name:
+    description:
+      - One layer-2 pool in three survey fields; with O(pool_addresses), an C(IPAddressPool) of this name and
+        an C(L2Advertisement) of the same name that announces it (from O(pool_interfaces)).
+    type: str
+  pool_addresses:
+    description:
+      - The addresses of O(pool_name), CIDRs (V(198.51.100.0/28)) and ranges (V(198.51.100.10-198.51.100.20)).
+      - Each entry may hold several, separated by commas, spaces or new lines (an AWX survey text area).
+    type: list
+    elements: str
+  pool_interfaces:
+    description:
+      - Node interfaces the pool of O(pool_name) is announced from (V(eth0)); empty means all.
+      - Each entry may hold several, separated by commas, spaces or new lines.
+    type: list
+    elements: str
   pools:
     description:
       - Address pools (C(IPAddressPool) objects) for the common case, in addition to O(resources).
@@ -65,7 +87,9 @@ options:
         type: str
         required: true
       addresses:
-        description: CIDRs (V(198.51.100.0/28)) and ranges (V(198.51.100.10-198.51.100.20)) of the pool.
+        description:
+          - CIDRs (V(198.51.100.0/28)) and ranges (V(198.51.100.10-198.51.100.20)) of the pool.
+          - Each entry may hold several, separated by commas, spaces or new lines.
         type: list
         elements: str
         required: true
@@ -103,8 +127,8 @@ options:
       node_selectors:
         description:
           - Nodes that announce; empty means all nodes.
-          - Each entry is a label map (V({kubernetes.io/hostname: node1})) or a full Kubernetes label
-            selector (with C(matchLabels) and/or C(matchExpressions)).
+          - Each entry is a map of labels a node must have (for example C(kubernetes.io/hostname) set to
+            C(node1)), or a full Kubernetes label selector with C(matchLabels) and/or C(matchExpressions).
         type: list
         elements: dict
         default: []
@@ -155,13 +179,22 @@ options:
 """
 
 EXAMPLES = r"""
-- name: One layer-2 pool, announced everywhere (survey-friendly variables)
+- name: One layer-2 pool from three survey answers
   metal.lb.config:
     kubeconfig: /etc/kubernetes/admin.conf
+    pool_name: "{{ lb_pool_name }}"
+    pool_addresses: "{{ lb_pool_addresses }}"
+    pool_interfaces: "{{ lb_interfaces | default([]) }}"
+
+- name: Two pools, every pool announced from every node
+  metal.lb.config:
     pools:
       - name: production
         addresses:
           - 198.51.100.10-198.51.100.20
+      - name: staging
+        addresses: [203.0.113.0/28]
+        auto_assign: false
     l2_all_pools: true
 
 - name: Check a change first; show which services would move or lose their IP
@@ -295,7 +328,11 @@ from ansible_collections.metal.lb.plugins.module_utils import desired_config
 from ansible_collections.metal.lb.plugins.module_utils.addresses import HAS_NETADDR
 from ansible_collections.metal.lb.plugins.module_utils.config.parse import CONFIG_KINDS, parse_config
 from ansible_collections.metal.lb.plugins.module_utils.kube.client import HAS_KUBERNETES, KubeConfigError
-from ansible_collections.metal.lb.plugins.module_utils.kube.config_writer import align_versions, apply_actions
+from ansible_collections.metal.lb.plugins.module_utils.kube.config_writer import (
+    align_versions,
+    apply_actions,
+    dry_run,
+)
 from ansible_collections.metal.lb.plugins.module_utils.kube.module_auth import (
     api_client_from_params,
     argument_spec,
@@ -306,6 +343,9 @@ from ansible_collections.metal.lb.plugins.module_utils.planner import plan
 
 ARGUMENT_SPEC = argument_spec(
     resources=dict(type="list", elements="dict", default=[]),
+    pool_name=dict(type="str"),
+    pool_addresses=dict(type="list", elements="str"),
+    pool_interfaces=dict(type="list", elements="str"),
     pools=dict(type="list", elements="dict", default=[], options=dict(
         name=dict(type="str", required=True),
         addresses=dict(type="list", elements="str", required=True),
@@ -330,8 +370,12 @@ ARGUMENT_SPEC = argument_spec(
 
 def desired_objects(params: dict) -> list[dict]:
     """Every desired object, normalised (raises DesiredConfigError naming each bad object)."""
-    flat = desired_config.flat_resources(params["pools"], params["l2_advertisements"], params["l2_all_pools"],
-                                         params["namespace"])
+    pools, ads = list(params["pools"]), list(params["l2_advertisements"])
+    if params["pool_name"]:
+        pools.append({"name": params["pool_name"], "addresses": params["pool_addresses"]})
+        ads.append({"name": params["pool_name"], "pools": [params["pool_name"]],
+                    "interfaces": params["pool_interfaces"] or []})
+    flat = desired_config.flat_resources(pools, ads, params["l2_all_pools"], params["namespace"])
     return desired_config.normalize(list(params["resources"]) + flat, params["namespace"])
 
 
@@ -365,7 +409,9 @@ def evaluate(objects: list[dict], desired: list[dict], params: dict, current: li
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True,
+                           required_together=[("pool_name", "pool_addresses")],
+                           required_by={"pool_interfaces": ("pool_name",)})
     if not HAS_KUBERNETES:
         module.fail_json(msg=missing_required_lib("kubernetes"), config_errors=[])
     if not HAS_NETADDR:
@@ -374,7 +420,7 @@ def main() -> None:
     try:
         desired = desired_objects(params)
     except desired_config.DesiredConfigError as exc:
-        module.fail_json(msg="Invalid desired objects: %s" % exc, config_errors=str(exc).split("; "))
+        module.fail_json(msg="Invalid desired objects, nothing written: %s" % exc, config_errors=exc.problems)
     if params["state"] == "present" and params["prune"] and not desired:
         module.fail_json(msg="Nothing is listed: with prune=true this would delete every object managed by "
                              "metal.lb; list them with state=absent to delete them", config_errors=[])
@@ -400,6 +446,14 @@ def main() -> None:
                              config_errors=outcome["errors"], config_warnings=outcome["warnings"])
         actions = outcome["actions"]
         changes = [a for a in actions if a.verb != desired_config.UNCHANGED]
+        try:
+            rejected = dry_run(api_client, params["namespace"], changes)
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            module.fail_json(msg="Checking the configuration with the API server failed, nothing written: %s"
+                             % describe_api_error(exc), config_errors=[], exception=traceback.format_exc())
+        if rejected:
+            module.fail_json(msg="The API server rejects the configuration, nothing written: %s" % "; ".join(rejected),
+                             config_errors=rejected, config_warnings=outcome["warnings"])
         if changes and not module.check_mode:
             try:
                 apply_actions(api_client, params["namespace"], changes)

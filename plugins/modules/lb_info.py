@@ -14,10 +14,13 @@ description:
   - Reads the cluster once and reports every C(LoadBalancer) Service with its IPs, pool, state and, for a
     pending Service, why it has no IP (the controller's own reason, for example its C(AllocationFailed)
     message).
-  - Reports the usage of every pool and whether the C(metallb.io) configuration in O(namespace) is valid,
-    with every error.
+  - Reports the usage of every pool and whether the running configuration is valid, as the running
+    controller reports it in its C(ConfigurationState) object named C(controller) in O(namespace). When no
+    controller has reported yet, the metal.lb engine checks the C(metallb.io) objects of O(namespace)
+    instead (RV(config_validated_by) says which). Every error of the objects as they are now is listed in
+    RV(config_errors), naming the object and field.
   - The reasons and the pool usage come from the metal.lb planner, which runs the controller's code on
-    the snapshot; C(bin/metal-lb status) prints the same facts as tables.
+    the snapshot; C(bin/metal-lb status) prints the same facts as tables (same function).
   - Read-only; never changes anything.
 author:
   - metal.lb contributors (@metal-lb)
@@ -27,7 +30,6 @@ requirements:
 extends_documentation_fragment:
   - metal.lb.kube_auth
   - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.info_module
 attributes:
   check_mode:
     support: full
@@ -117,8 +119,8 @@ services:
       elements: str
 pools:
   description:
-    - Per pool (keyed by name), its capacity and how many addresses are in use and available per family,
-      as the planner computes them (IPs in Service statuses plus those the controller would assign now).
+    - Per pool (keyed by name), its capacity and how many addresses are in use (held in Service statuses
+      now) and available, per family.
   returned: success
   type: dict
   sample:
@@ -126,13 +128,56 @@ pools:
       capacity: {ipv4: 11, ipv6: 0}
       in_use: {ipv4: 1, ipv6: 0}
       available: {ipv4: 10, ipv6: 0}
+  contains:
+    capacity:
+      description: Addresses in the pool, per family (C(ipv4), C(ipv6)).
+      type: dict
+    in_use:
+      description: Addresses of the pool held by Services now, per family.
+      type: dict
+    available:
+      description: Addresses of the pool still free, per family.
+      type: dict
 config_valid:
-  description: Whether the C(metallb.io) configuration in O(namespace) is valid.
+  description:
+    - Whether the running configuration is valid. The running controller's verdict (its
+      C(ConfigurationState) C(controller)) when it has reported one, else the engine's verdict on the
+      C(metallb.io) objects of O(namespace) now (see RV(config_validated_by)).
   returned: success
   type: bool
   sample: true
+config_validated_by:
+  description: V(controller) (the running controller's C(ConfigurationState)) or V(engine) (no controller has
+    reported; the objects were checked by the metal.lb engine).
+  returned: success
+  type: str
+  sample: controller
+controller_state:
+  description: The running controller's C(ConfigurationState) C(controller); null when there is none.
+  returned: success
+  type: dict
+  sample:
+    result: Valid
+    valid: true
+    error_summary: ""
+    last_transition_time: "2026-01-01T00:00:00Z"
+  contains:
+    result:
+      description: V(Valid) or V(Invalid), as the controller wrote it.
+      type: str
+    valid:
+      description: RV(controller_state.result) is V(Valid).
+      type: bool
+    error_summary:
+      description: The controller's errors (empty when valid).
+      type: str
+    last_transition_time:
+      description: When the controller's verdict last changed.
+      type: str
 config_errors:
-  description: Every configuration error, one message each naming the object and field.
+  description:
+    - Every error of the C(metallb.io) objects as they are now, one message each naming the object and field.
+    - A controller keeps running on its last valid configuration while there are errors.
   returned: success
   type: list
   elements: str

@@ -12,8 +12,9 @@ short_description: Plan MetalLB-compatible load balancer decisions offline
 version_added: 0.1.0
 description:
   - Runs the metal.lb planner over a snapshot of Kubernetes objects (C(metallb.io) configuration,
-    Services, Namespaces, Nodes) and returns which IP every C(LoadBalancer) Service would get or keep,
-    how full every pool would be, and every configuration error and warning.
+    Services, Namespaces, Nodes, EndpointSlices) and returns which IP every C(LoadBalancer) Service would
+    get or keep, which node would announce it in layer 2 (or why none would), how full every pool would
+    be, and every configuration error and warning.
   - The same planner runs in the controller and behind C(bin/metal-lb plan), so a pipeline can check a
     configuration change before applying it.
   - Pure; it reads O(files) on the managed node and changes nothing, so it always reports C(changed=false).
@@ -35,6 +36,14 @@ attributes:
   platform:
     platforms: posix
 options:
+  members:
+    description:
+      - The nodes whose speakers are alive, for the layer-2 election reported in RV(announcements).
+      - By default every C(Node) among the objects counts as a live member (MetalLB without memberlist).
+        Give a list to see what happens when some speakers are down, for example O(members=[node2, node3]).
+      - A name without a C(Node) object never announces.
+    type: list
+    elements: str
   fail_on_invalid:
     description:
       - Fail when the configuration has errors. The errors are returned in RV(errors) either way.
@@ -102,6 +111,38 @@ services:
       description: The Kubernetes Events the controller would record for the Service.
       type: list
       elements: dict
+announcements:
+  description:
+    - Who announces every planned load-balancer IP, keyed by IP, computed from the C(Node), C(EndpointSlice)
+      and C(L2Advertisement) objects given, with the same function the speakers run.
+    - C(layer2.node) is the node whose speaker answers ARP/NDP for the IP, C(layer2.interfaces) the interfaces
+      it answers on (empty means every eligible interface).
+    - When no node announces, C(layer2.node) is V(null) and C(layer2.reason) says why, with MetalLB's reason
+      names, for example C(notOwner) (no serving endpoint, or no eligible live node),
+      C(noMatchingAdvertisement) (no L2Advertisement selects a live node for this service) or
+      C(sharedIPWithServiceSelector) (C(allow-shared-ip) combined with C(serviceSelectors)).
+  returned: success
+  type: dict
+  sample:
+    198.51.100.10:
+      layer2: {node: node2, interfaces: [], reason: null}
+    198.51.100.11:
+      layer2: {node: null, interfaces: [], reason: notOwner}
+  contains:
+    layer2:
+      description: The layer-2 decision for the IP.
+      type: dict
+      contains:
+        node:
+          description: The announcing node, or V(null) when none does.
+          type: str
+        interfaces:
+          description: The interfaces it announces on; empty means all (or none announces).
+          type: list
+          elements: str
+        reason:
+          description: V(null) when a node announces, else why none does.
+          type: str
 pools:
   description: Per pool (keyed by name), how many addresses it has, how many the plan uses and how many are left.
   returned: success
@@ -168,6 +209,7 @@ ARGUMENT_SPEC = dict(
     service_cidrs=dict(type="list", elements="str", default=[]),
     gateways=dict(type="list", elements="str", default=[]),
     allow_node_ip_pools=dict(type="bool", default=False),
+    members=dict(type="list", elements="str"),
     fail_on_invalid=dict(type="bool", default=True),
 )
 
@@ -214,6 +256,7 @@ def main() -> None:
         module.fail_json(msg="Cannot read manifests: %s" % "; ".join(file_errors), errors=file_errors)
     objects = list(params["objects"]) + objects
 
+    options = {} if params["members"] is None else {"members": params["members"]}
     result = planner.plan(
         objects,
         lb_class=params["lb_class"],
@@ -221,11 +264,13 @@ def main() -> None:
         service_cidrs=params["service_cidrs"],
         gateways=params["gateways"],
         allow_node_ip_pools=params["allow_node_ip_pools"],
+        **options,
     )
     output = dict(
         changed=False,
         services=result["services"],
         pools=result["pools"],
+        announcements=result.get("announcements", {}),
         errors=list(result["errors"]),
         config_warnings=list(result["warnings"]),
     )

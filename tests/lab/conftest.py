@@ -1,7 +1,11 @@
 # Copyright: metal.lb contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Lab fixtures: skip cleanly without root or tools; one namespace lab per module, torn down
-always; responder processes started inside a host namespace and stopped by PID."""
+always; responder processes started inside a host namespace and stopped by PID.
+
+``cluster``: the whole lab of ``lab/cluster.py`` (API, controller, kube-proxy emulation, pods and,
+when the module sets ``LAB_OPTIONS = {"speakers": True}``, one speaker per node), built once per
+test module with that module's ``LAB_OPTIONS`` and torn down after it, also on failure."""
 
 from __future__ import annotations
 
@@ -29,6 +33,30 @@ def lab_requirements():
     overlaps = netlab.host_route_overlaps([V4_NET, V6_NET])
     if overlaps:
         pytest.skip("this machine routes lab prefixes (%s); refusing to build the lab" % ", ".join(overlaps))
+
+
+@pytest.fixture(scope="module")
+def cluster(request, lab_requirements):
+    from lab.cluster import LabCluster, missing_requirements, speaker_available
+
+    reason = missing_requirements()
+    if reason:
+        pytest.skip(reason)
+    options = dict(getattr(request.module, "LAB_OPTIONS", {}))
+    if options.get("speakers") and not speaker_available():
+        pytest.skip("`bin/metal-lb speaker --help` does not work yet: the speaker is not available")
+    lab = LabCluster(**options)
+    with lab:
+        yield lab
+    assert netlab.leftover_namespaces(lab.net.prefix) == []
+
+
+@pytest.fixture
+def clean_client(cluster):
+    """Forget the client's neighbour entries (pinned ones too) before and after a test."""
+    cluster.flush_client_neighbors()
+    yield cluster
+    cluster.flush_client_neighbors()
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,8 @@
   respond  run the layer-2 responder announcing --announce IP[@IFACE,...] until SIGTERM (or
            --seconds); prints ``READY <json>`` once its sockets are open; SIGUSR1 writes the
            counters to --status; exits 3 with one line on stderr without CAP_NET_RAW.
+           With --objects FILE --node NAME [--members a,b] it leads what the speaker on NAME
+           would: ``layer2.election.elect_all`` over the Services' status IPs in FILE (JSON list).
   inject   send hostile / malformed ARP and NDP frames from a raw socket (bounded, seeded).
 
 Not collected by pytest (not test_*.py). Needs the collection on PYTHONPATH.
@@ -22,8 +24,10 @@ import socket
 import sys
 import threading
 
+from ansible_collections.metal.lb.plugins.module_utils.config.parse import parse_config
 from ansible_collections.metal.lb.plugins.module_utils.layer2 import arp, ndp
-from ansible_collections.metal.lb.plugins.module_utils.layer2.announcer import Announcer
+from ansible_collections.metal.lb.plugins.module_utils.layer2.announcer import CounterMetrics
+from ansible_collections.metal.lb.plugins.module_utils.layer2.election import Balancer, elect_all
 from ansible_collections.metal.lb.plugins.module_utils.layer2.responder import (
     RawSocketPermissionError,
     Responder,
@@ -32,17 +36,34 @@ from ansible_collections.metal.lb.plugins.module_utils.layer2.responder import (
 MAX_SECONDS = 600
 
 
+def elected(path: str, node: str, members: list[str] | None) -> dict[str, tuple[str, ...]]:
+    """What the speaker on ``node`` leads, from a snapshot: the speaker's own election call."""
+    with open(path) as fh:
+        objects = json.load(fh)
+    config = parse_config(objects, namespace="metallb-system").config
+    balancers, nodes = [], {}
+    for obj in objects:
+        meta = obj.get("metadata") or {}
+        if obj.get("kind") == "Node":
+            nodes[meta["name"]] = obj
+        elif obj.get("kind") == "Service":
+            ingress = ((obj.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+            ips = tuple(i["ip"] for i in ingress if i.get("ip"))
+            if ips:
+                balancers.append(Balancer("%s/%s" % (meta.get("namespace"), meta["name"]), obj, ips))
+    slices = [o for o in objects if o.get("kind") == "EndpointSlice"]
+    decisions = elect_all(config, balancers, nodes, slices, members, my_node=node)
+    return {ip: d.interfaces for ip, d in decisions.items() if d.reason is None}
+
+
 def respond(args) -> int:
-    announcer = Announcer(refresh_interval=args.refresh)
-    responder = Responder(announcer, rescan_interval=args.rescan)
+    responder = Responder(
+        metrics=CounterMetrics(), refresh_interval=args.refresh, rescan_interval=args.rescan
+    )
     stop = threading.Event()
 
     def status(*_):
-        data = {
-            "counters": announcer.metrics.as_dict(),
-            "interfaces": responder.interfaces(),
-            "announced": announcer.announced(),
-        }
+        data = dict(responder.status(), unannounceable=responder.unannounceable())
         if args.status:
             with open(args.status + ".tmp", "w") as fh:
                 json.dump(data, fh)
@@ -57,9 +78,14 @@ def respond(args) -> int:
     except RawSocketPermissionError as exc:
         print(exc, file=sys.stderr)
         return 3
+    leading = {}
     for item in args.announce:
         ip, _at, ifaces = item.partition("@")
-        announcer.announce("lab/%s" % ip, ip, [i for i in ifaces.split(",") if i])
+        leading[ip] = [i for i in ifaces.split(",") if i]
+    if args.objects:
+        members = None if args.members is None else [m for m in args.members.split(",") if m]
+        leading.update(elected(args.objects, args.node, members))
+    responder.set_leading(leading)
     print("READY " + json.dumps(responder.interfaces()), flush=True)
     stop.wait(min(args.seconds, MAX_SECONDS))
     responder.stop()
@@ -156,6 +182,9 @@ def main(argv=None) -> int:
     p.add_argument("--rescan", type=float, default=10.0)
     p.add_argument("--refresh", type=float, default=None)
     p.add_argument("--status")
+    p.add_argument("--objects", help="JSON list of objects to elect from (with --node)")
+    p.add_argument("--node", help="this node's name, for --objects")
+    p.add_argument("--members", default=None, help="live members, comma-separated (default: every Node)")
     p.add_argument("--debug", action="store_true")
     p = sub.add_parser("inject")
     p.add_argument("--interface", default="eth0")

@@ -9,6 +9,7 @@ Needs root, ``ip netns``, arping, ndisc6 and tcpdump (``make deps``); skips othe
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -18,6 +19,9 @@ import time
 import pytest
 
 import netlab
+from conftest import ResponderProcess
+
+from ansible_collections.metal.lb.plugins.module_utils import planner
 
 pytestmark = pytest.mark.lab
 
@@ -201,3 +205,124 @@ def test_runner_without_cap_net_raw_fails_with_one_line(l2lab):
     )
     assert out.returncode == 3
     assert out.stderr.strip().count("\n") == 0 and "CAP_NET_RAW" in out.stderr
+
+
+# ----------------------------------------------------------------- election on the wire
+
+
+def snapshot(names: tuple[str, ...]) -> list[dict]:
+    """A pool, an L2Advertisement on eth0, the Nodes, and a dual-stack Service holding VIP and
+    VIP6 with a serving endpoint on the first node."""
+    return [
+        {
+            "apiVersion": "metallb.io/v1beta1",
+            "kind": "IPAddressPool",
+            "metadata": {"name": "lab", "namespace": "metallb-system"},
+            "spec": {"addresses": ["198.51.100.200-198.51.100.210", "2001:db8:0:1::200-2001:db8:0:1::210"]},
+        },
+        {
+            "apiVersion": "metallb.io/v1beta1",
+            "kind": "L2Advertisement",
+            "metadata": {"name": "lab", "namespace": "metallb-system"},
+            "spec": {"interfaces": ["eth0"]},
+        },
+        *(
+            {
+                "apiVersion": "v1",
+                "kind": "Node",
+                "metadata": {"name": n, "labels": {"kubernetes.io/hostname": n}},
+            }
+            for n in names
+        ),
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "web", "namespace": "default"},
+            "spec": {
+                "type": "LoadBalancer",
+                "clusterIP": "203.0.113.10",
+                "clusterIPs": ["203.0.113.10", "2001:db8:0:ff::10"],
+                "ipFamilies": ["IPv4", "IPv6"],
+                "ipFamilyPolicy": "RequireDualStack",
+                "ports": [{"port": 80, "protocol": "TCP"}],
+            },
+            "status": {"loadBalancer": {"ingress": [{"ip": VIP}, {"ip": VIP6}]}},
+        },
+        {
+            "apiVersion": "discovery.k8s.io/v1",
+            "kind": "EndpointSlice",
+            "metadata": {
+                "name": "web-x",
+                "namespace": "default",
+                "labels": {"kubernetes.io/service-name": "web"},
+            },
+            "addressType": "IPv4",
+            "endpoints": [
+                {"addresses": ["203.0.113.50"], "nodeName": names[0], "conditions": {"ready": True}}
+            ],
+        },
+    ]
+
+
+class ElectingResponder(ResponderProcess):
+    """The runner leading what the speaker on ``host`` would elect from ``objects_path``."""
+
+    def __init__(self, lab, host, objects_path: str, members: list[str] | None, workdir: str):
+        self.lab, self.host = lab, host
+        self.status_path = os.path.join(workdir, "status-%s-%d.json" % (host.role, time.monotonic_ns()))
+        argv = [
+            sys.executable,
+            str(netlab.L2_RUNNER),
+            "respond",
+            "--seconds",
+            "120",
+            "--status",
+            self.status_path,
+            "--objects",
+            objects_path,
+            "--node",
+            host.role,
+        ]
+        if members is not None:
+            argv += ["--members", ",".join(members)]
+        self.proc = lab.start(
+            host, argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=netlab.child_env()
+        )
+        self.interfaces = self._wait_ready(15.0)
+
+
+def test_only_the_elected_node_answers_and_agrees_with_the_planner(l2lab, tmp_path):
+    """Two nodes run the responder on the same snapshot; each decides "do I announce" with the
+    speaker's election. The client sees exactly one MAC per VIP: the planner's winner's; no MAC
+    for an IP nobody leads; with the winner out of the member set, the other node takes over."""
+    client = l2lab.hosts["client"]
+    hosts = {"node1": l2lab.hosts["node1"]}
+    hosts["node3"] = l2lab.hosts.get("node3") or l2lab.add_host(
+        "node3", ("198.51.100.13/24", "2001:db8:0:1::13/64")
+    )
+    objects = snapshot(tuple(hosts))
+    path = tmp_path / "objects.json"
+    path.write_text(json.dumps(objects))
+    planned = planner.plan(objects)
+    assert planned["errors"] == []
+    winner = planned["announcements"][VIP]["layer2"]["node"]
+    assert winner in hosts and planned["announcements"][VIP6]["layer2"]["node"] == winner
+    loser = next(n for n in hosts if n != winner)
+    for members in (None, [loser]):
+        expected = winner if members is None else loser
+        if members is not None:
+            assert planner.plan(objects, members=members)["announcements"][VIP]["layer2"]["node"] == loser
+        procs = [ElectingResponder(l2lab, h, str(path), members, str(tmp_path)) for h in hosts.values()]
+        try:
+            replies = netlab.arping(client, VIP, count=3)
+            assert [r[0] for r in replies] == [hosts[expected].mac] * 3, replies
+            assert set(netlab.ndisc6(client, VIP6)) == {hosts[expected].mac}
+            assert netlab.arping(client, OTHER, count=2, interval=0.1, timeout=2) == []
+            statuses = {p.host.role: p.status() for p in procs}
+            assert statuses[expected]["announced"] == {VIP: ["eth0"], VIP6: ["eth0"]}
+            other = next(n for n in hosts if n != expected)
+            assert statuses[other]["announced"] == {}
+            assert statuses[other]["counters"]["metallb_layer2_responses_sent"] == {}
+        finally:
+            for p in procs:
+                p.stop()

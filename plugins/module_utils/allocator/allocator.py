@@ -410,7 +410,12 @@ class Allocator:
         """MetalLB ``findBestPoolForService``: (v4, v6) candidates of the pool to use, or None."""
         search = _Search(self, key, ports, sharing, backend)
         if family != DUAL:
+            # Without a sharing key and an allocation of its own, a request can only take a free
+            # address: pools whose segments of this family are all full are skipped without a call.
+            free_only = not sharing and key not in self._allocs
             for ps in pools:
+                if free_only and not ps.nonfull[family]:
+                    continue
                 got = search.pick(ps, family)
                 if got is not None:
                     return (got, None) if family == IPV4 else (None, got)
@@ -418,7 +423,10 @@ class Allocator:
         prefer = svc.ip_family_policy == PREFER_DUAL_STACK
         primary_v6 = svc.primary_family == IPV6
         primary = secondary = None
+        free_only = not sharing and key not in self._allocs
         for ps in pools:
+            if free_only and not ps.nonfull[IPV4] and not ps.nonfull[IPV6]:
+                continue
             v4 = search.pick(ps, IPV4)
             v6 = search.pick(ps, IPV6)
             if v4 is None and v6 is None:

@@ -79,9 +79,9 @@ def bgp_from_cr(obj: dict, pools: Mapping[str, Pool], communities: Mapping[str, 
     agg = 32 if agg is None else agg
     agg6 = 128 if agg6 is None else agg6
     if agg > 32 or agg < 1:
-        raise f.error("spec.aggregationLength", 'invalid aggregation length "%d" for IPv4' % agg)
+        raise f.error("spec.aggregationLength", 'invalid aggregation length %d for IPv4' % agg)
     if agg6 > 128 or agg6 < 0:
-        raise f.error("spec.aggregationLengthV6", 'invalid aggregation length "%d" for IPv6' % agg6)
+        raise f.error("spec.aggregationLengthV6", 'invalid aggregation length %d for IPv6' % agg6)
     local_pref = f.get("localPref", int, 0)
     if not 0 <= local_pref <= 4294967295:
         raise f.error("spec.localPref", "must be between 0 and 4294967295")

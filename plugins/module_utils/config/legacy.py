@@ -90,7 +90,19 @@ def _peer(raw: dict, index: int, namespace: str) -> dict:
 
 
 def convert_configmap(source: Any, namespace: str = "metallb-system") -> list[dict]:
-    """``source``: the ConfigMap object, its ``config`` text, or the parsed config dict."""
+    """``source``: the ConfigMap object, its ``config`` text, or the parsed config dict.
+
+    Raises only LegacyConfigError: a value of the wrong type anywhere is a message, not a traceback.
+    """
+    try:
+        return _convert(source, namespace)
+    except LegacyConfigError:
+        raise
+    except (ValueError, TypeError, AttributeError, KeyError) as exc:
+        raise LegacyConfigError("data.config: invalid legacy configuration: %s" % exc) from exc
+
+
+def _convert(source: Any, namespace: str) -> list[dict]:
     config = _config_dict(source)
     pools = config.get("address-pools") or []
     out: list[dict] = []

@@ -22,8 +22,10 @@ def node_addresses(nodes: Sequence[dict]) -> list[tuple[str, str, str]]:
     """(node, type, address) for InternalIP/ExternalIP of every Node."""
     out = []
     for node in nodes:
-        name = str((node.get("metadata") or {}).get("name") or "")
-        for addr in ((node.get("status") or {}).get("addresses") or []):
+        meta, status = node.get("metadata"), node.get("status")
+        name = str(meta.get("name") or "") if isinstance(meta, dict) else ""
+        addresses = status.get("addresses") if isinstance(status, dict) else None
+        for addr in addresses if isinstance(addresses, list) else ():
             if isinstance(addr, dict) and addr.get("type") in ("InternalIP", "ExternalIP"):
                 out.append((name, addr["type"], str(addr.get("address") or "")))
     return out

@@ -97,6 +97,23 @@ def _overlaps(pools: list[Pool]) -> list[ConfigError]:
     return errors
 
 
+def _bfd_echo_on_ipv6(pools: dict[str, Pool], bgp_ads: tuple, peers: tuple, bfd: dict) -> list[ConfigError]:
+    """MetalLB's validateConfig: BFD echo mode cannot protect the sessions announcing IPv6 pools."""
+    errors = []
+    echo = {p.name for p in peers if p.bfd_profile in bfd and bfd[p.bfd_profile].echo_mode}
+    if not echo:
+        return errors
+    for ad in bgp_ads:
+        for pool_name in ad.pools:
+            if not any(seg.family == 6 for seg in pools[pool_name].segments):
+                continue
+            for peer in sorted(echo if not ad.peers else echo & set(ad.peers)):
+                errors.append(ConfigError("BGPAdvertisement", ad.name, "spec.peers", "pool %s has bgpadvertisement "
+                                          "%s which references peer %s which has bfd echo enabled, which is not "
+                                          "possible" % (pool_name, ad.name, peer)))
+    return errors
+
+
 def parse_config(objects: Iterable[Mapping], *, namespace: str = "metallb-system", bgp_type: str = "native",
                  service_cidrs: Sequence[str] = (), gateways: Sequence[str] = (),
                  allow_node_ip_pools: bool = False) -> ParseResult:
@@ -122,7 +139,10 @@ def parse_config(objects: Iterable[Mapping], *, namespace: str = "metallb-system
     bfd = {}
     for obj in kinds["BFDProfile"]:
         profile = _attempt(errors, "BFDProfile", obj, bfd_from_cr)
-        if profile is not None:
+        if profile is not None and profile.name in bfd:
+            errors.append(ConfigError("BFDProfile", profile.name, "metadata.name",
+                                      "found duplicate bfd profile name %s" % profile.name))
+        elif profile is not None:
             bfd[profile.name] = profile
     communities = {}
     try:
@@ -139,7 +159,8 @@ def parse_config(objects: Iterable[Mapping], *, namespace: str = "metallb-system
                 explicit_keepalive.add(peer.name)
             if peer.bfd_profile and peer.bfd_profile not in bfd and bgp_type != "native":
                 errors.append(TransientError("BGPPeer", peer.name, "spec.bfdProfile",
-                                             'BFD profile "%s" not found' % peer.bfd_profile))
+                                             "peer %s referencing non existing bfd profile %s"
+                                             % (peer.name, peer.bfd_profile)))
     pool_list: list[Pool] = []
     seen: set[str] = set()
     for obj in kinds["IPAddressPool"]:
@@ -196,6 +217,7 @@ def parse_config(objects: Iterable[Mapping], *, namespace: str = "metallb-system
             for pool_name in ad.pools:
                 per_pool.setdefault(pool_name, []).append(ad)
 
+    errors.extend(_bfd_echo_on_ipv6(pools, tuple(bgp_ads), tuple(peers), bfd))
     if bgp_type == "native":
         errors.extend(native_errors(tuple(peers), bfd, pools, tuple(bgp_ads), explicit_keepalive))
     elif bgp_type in ("frr", "frr-k8s"):

@@ -91,15 +91,18 @@ def peer_from_cr(obj: dict, secrets: Mapping[str, dict], namespace: str) -> Peer
         if password:
             raise f.error("spec.passwordSecret", 'can not have both password and secret ref set in peer config '
                           '"%s"/"%s"' % (namespace, f.name))
-        secret_name = "%s/%s" % (secret_ref.get("namespace") or namespace, secret_ref.get("name") or "")
+        ref_ns = secret_ref.get("namespace") or namespace
+        secret_name = "%s/%s" % (ref_ns, secret_ref.get("name") or "")
         secret = secrets.get(secret_name)
         if secret is None:
-            raise TransientError(f.kind, f.name, "spec.passwordSecret", 'secret "%s" not found' % secret_name)
+            raise TransientError(f.kind, f.name, "spec.passwordSecret", 'secret ref not found for peer config '
+                                 '"%s"/"%s"' % (namespace, f.name))
+        quoted = '"%s"/"%s"' % (ref_ns, secret_ref.get("name") or "")
         if secret.get("type") != "kubernetes.io/basic-auth":
-            raise f.error("spec.passwordSecret", 'secret type mismatch on "%s", type "kubernetes.io/basic-auth" '
-                          'is expected' % secret_name)
+            raise f.error("spec.passwordSecret", 'secret type mismatch on %s, type "kubernetes.io/basic-auth" '
+                          'is expected' % quoted)
         if not (secret.get("data") or {}).get("password") and not (secret.get("stringData") or {}).get("password"):
-            raise f.error("spec.passwordSecret", 'password not specified in the secret "%s"' % secret_name)
+            raise f.error("spec.passwordSecret", "password not specified in the secret %s" % quoted)
     connect = _duration(f, "connectTime")
     return Peer(name=f.name, my_asn=my_asn, peer_asn=peer_asn, dynamic_asn=dynamic,
                 local_asn=f.get("localASN", int, 0), address=address, interface=interface, source_address=source,

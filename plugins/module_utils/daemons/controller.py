@@ -230,4 +230,3 @@ class Controller:
 def svc_key(svc: dict) -> str:
     meta = svc.get("metadata") or {}
     return "%s/%s" % (meta.get("namespace"), meta.get("name"))
-

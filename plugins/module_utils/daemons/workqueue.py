@@ -72,7 +72,7 @@ class WorkQueue:
                     return None
                 now = time.monotonic()
                 while self._delayed and self._delayed[0][0] <= now:
-                    _, key = heapq.heappop(self._delayed)
+                    key = heapq.heappop(self._delayed)[1]
                     self._ready[key] = None
                 if self._ready:
                     if RESYNC_ALL in self._ready:

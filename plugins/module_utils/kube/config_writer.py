@@ -62,6 +62,46 @@ def apply_actions(api_client, namespace: str, actions: list[Action]) -> list[dic
     return stored
 
 
+def _api_message(exc: Exception) -> str:
+    body = getattr(exc, "body", None)
+    try:
+        message = json.loads(body).get("message") if body else None
+    except (ValueError, TypeError, AttributeError):
+        message = None
+    return message or "%s %s" % (getattr(exc, "status", ""), getattr(exc, "reason", "") or exc)
+
+
+def dry_run(api_client, namespace: str, actions: list[Action]) -> list[str]:
+    """Every create and replace as a server-side dry run: one error per object the API would reject.
+
+    The engine checks what MetalLB checks; the API server adds its own rules (CRD schema, admission,
+    a concurrent edit). Asking it first keeps "nothing written unless everything can be" true for them
+    too, and lets check mode see them.
+    """
+    custom = k8s_client.CustomObjectsApi(api_client)
+    errors = []
+    for action in actions:
+        plural = PLURALS[action.kind]
+        try:
+            if action.verb == CREATE:
+                custom.create_namespaced_custom_object(GROUP, _version(action.desired), namespace, plural,
+                                                       action.desired, dry_run="All", _preload_content=False)
+            elif action.verb == UPDATE:
+                body = copy.deepcopy(action.desired)
+                body["metadata"]["resourceVersion"] = action.current["metadata"]["resourceVersion"]
+                custom.replace_namespaced_custom_object(GROUP, _version(action.desired), namespace, plural,
+                                                        action.name, body, dry_run="All", _preload_content=False)
+        except ApiException as exc:
+            if exc.status == 409:
+                errors.append("%s %s: changed or created by someone else since it was read; run the task again"
+                              % (action.kind, action.name))
+            elif exc.status in (400, 403, 422):
+                errors.append("%s %s: rejected by the API server: %s" % (action.kind, action.name, _api_message(exc)))
+            else:
+                raise
+    return errors
+
+
 def align_versions(api_client, namespace: str, current: list[dict], desired: list[dict]) -> list[dict]:
     """Re-read live objects the desired list names at another version (BGPPeer v1beta1 vs v1beta2).
 

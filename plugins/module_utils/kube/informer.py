@@ -16,6 +16,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable
+from typing import Optional
 
 try:
     from kubernetes import watch as k8s_watch
@@ -30,7 +31,7 @@ except ImportError:  # pragma: no cover - the daemons check HAS_KUBERNETES first
 LOG = logging.getLogger("metal_lb.informer")
 
 # on_change(event_type, key, new_object_or_None, old_object_or_None)
-ChangeHandler = Callable[[str, str, dict | None, dict | None], None]
+ChangeHandler = Callable[[str, str, Optional[dict], Optional[dict]], None]
 
 
 def object_key(obj: dict) -> str:

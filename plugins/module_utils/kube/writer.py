@@ -196,7 +196,7 @@ class EventRecorder:
                 seen = None
         try:
             if seen:
-                name, count, _ = seen
+                name, count = seen[0], seen[1]
                 body = {"count": count + 1, "lastTimestamp": _now()}
                 self._api.patch_namespaced_event(name, namespace, body, _content_type=MERGE_PATCH,
                                                  _preload_content=False)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -32,6 +32,8 @@ BURST_DURATION = 5.0  # seconds after the last announce call
 REQUESTS_RECEIVED = "metallb_layer2_requests_received"
 RESPONSES_SENT = "metallb_layer2_responses_sent"
 GRATUITOUS_SENT = "metallb_layer2_gratuitous_sent"
+
+LEADER = "leader"  # the owner ``set_leading`` announces as
 
 
 class Layer2Metrics(Protocol):
@@ -267,6 +269,37 @@ class Announcer:
                 changed = True
         if changed:
             self._notify()
+
+    def set_leading(self, leading: Mapping[str, Iterable[str]], owner: str = LEADER) -> None:
+        """Make ``owner`` announce exactly ``leading`` (IP -> interfaces; empty: all): new IPs
+        get a gratuitous burst at once, dropped IPs are withdrawn, unchanged ones are left alone
+        (calling it again with the same map sends nothing). Every IP is checked first: a bad one
+        raises ValueError naming it and changes nothing."""
+        wanted: dict[bytes, tuple[str, frozenset[str]]] = {}
+        for ip, interfaces in leading.items():
+            _family, text, packed = parse_announced_ip(ip)
+            if isinstance(interfaces, str):
+                interfaces = (interfaces,)
+            names = frozenset(interfaces or ())
+            if packed in wanted and wanted[packed][1] != names:  # two spellings of one IP: union
+                names = frozenset() if not names or not wanted[packed][1] else names | wanted[packed][1]
+            wanted[packed] = (text, names)
+        with self._lock:
+            current = {p: self._owners[p][owner] for p in self._by_owner.get(owner, ())}
+        for packed in current:
+            if packed not in wanted:
+                self.withdraw(owner, self._table[packed].text)
+        for packed, (text, names) in wanted.items():
+            if packed not in current or current[packed] != (names or None):
+                self.announce(owner, text, names)
+
+    def leading(self, owner: str = LEADER) -> dict[str, tuple[str, ...]]:
+        """What ``owner`` announces: IP -> its interfaces (sorted; () means all)."""
+        with self._lock:
+            return {
+                self._table[p].text: tuple(sorted(self._owners[p][owner] or ()))
+                for p in self._by_owner.get(owner, ())
+            }
 
     def burst(self, ip: str | None = None) -> list[str]:
         """Start a fresh gratuitous burst for ``ip`` (None: every announced IP), e.g. after switch

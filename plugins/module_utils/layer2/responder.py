@@ -31,13 +31,13 @@ import selectors
 import socket
 import struct
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from ..config.model import IPV4
 from . import arp, ndp
-from .announcer import Announcer, IPState
+from .announcer import Announcer, IPState, Layer2Metrics
 from .interfaces import (
     DEFAULT_EXCLUDE,
     Announceable,
@@ -61,6 +61,7 @@ SO_ATTACH_FILTER = 26
 
 RESCAN_INTERVAL = 10.0  # MetalLB's interfaceScan period; netlink events make it only a safety net
 MIN_RESCAN_SPACING = 0.02  # an event storm costs at most one rescan per 20 ms
+LOOP_ERROR_BACKOFF = 0.5  # seconds before the loop retries after an unexpected error
 READ_BUDGET = 64  # frames read per socket per wake-up, so one busy link cannot starve the others
 RECV_SIZE = 2048
 
@@ -228,19 +229,39 @@ def _port_key(a: Announceable) -> tuple:
 
 
 class Responder:
-    """ARP/NDP responder for what ``announcer`` announces. ``run()`` is the loop (one thread);
-    ``start()`` opens everything in the caller's thread (so a missing CAP_NET_RAW is reported
-    there) and runs the loop in a daemon thread; ``stop()`` ends it from any thread."""
+    """ARP/NDP responder for the IPs this node leads. The speaker's whole API:
+
+        responder = Responder(metrics=CounterMetrics(), exclude=DEFAULT_EXCLUDE, refresh_interval=None)
+        responder.start()   # opens sockets here: RawSocketPermissionError without CAP_NET_RAW
+        failed = responder.set_leading({"198.51.100.10": (), "2001:db8::10": ("eth1",)})
+        ...                 # call again after every election; unchanged IPs send nothing
+        responder.burst()   # a fresh gratuitous burst (after switch maintenance)
+        responder.stop()
+
+    ``set_leading`` takes every IP this node leads now with the interfaces it may answer on
+    (empty: every announceable interface); new IPs get gratuitous ARP/NA at once, then every
+    1.1 s for 5 s; IPs left out stop being answered (no goodbye packet, as MetalLB). It returns
+    the IPs none of whose interfaces exists here (MetalLB's ``announceFailed`` Event); they stay
+    registered and are answered as soon as such an interface appears.
+
+    ``run()`` is the loop (one thread); ``start()`` opens everything in the caller's thread (so a
+    missing CAP_NET_RAW is reported there) and runs the loop in a daemon thread; ``stop()`` ends
+    it from any thread. ``announcer`` may be given instead of ``metrics``/``refresh_interval`` to
+    share one (several owners announcing through ``Announcer.announce``)."""
 
     def __init__(
         self,
-        announcer: Announcer,
+        announcer: Announcer | None = None,
         *,
+        metrics: Layer2Metrics | None = None,
+        refresh_interval: float | None = None,
         source: InterfaceSource | None = None,
         exclude: re.Pattern | None | tuple = DEFAULT_EXCLUDE,
         rescan_interval: float = RESCAN_INTERVAL,
         on_interfaces: Callable[[frozenset[str]], None] | None = None,
     ) -> None:
+        if announcer is None:
+            announcer = Announcer(metrics=metrics, refresh_interval=refresh_interval)
         self.announcer = announcer
         self.metrics = announcer.metrics
         self.clock = announcer.clock
@@ -263,6 +284,41 @@ class Responder:
         self._last_rescan = float("-inf")
         announcer.add_listener(self.wakeup)
 
+    # ------------------------------------------------------------------ what to answer for (speaker thread)
+
+    def set_leading(self, leading: Mapping[str, Iterable[str]]) -> list[str]:
+        """Answer for exactly these IPs (IP -> interfaces; empty: all). Returns the IPs that have
+        interfaces named but none of them here (sorted); ValueError for a bad IP, nothing changed."""
+        self.announcer.set_leading(leading)
+        return self.unannounceable()
+
+    def leading(self) -> dict[str, tuple[str, ...]]:
+        """The IPs set by ``set_leading`` and their interfaces (() means all)."""
+        return self.announcer.leading()
+
+    def unannounceable(self) -> list[str]:
+        """Led IPs none of whose named interfaces exists here (after the exclude list)."""
+        names = self.local_names
+        leading = self.announcer.leading()
+        return sorted(ip for ip, interfaces in leading.items() if interfaces and names.isdisjoint(interfaces))
+
+    def burst(self, ip: str | None = None) -> list[str]:
+        """A fresh gratuitous burst for ``ip`` (None: every IP answered here); the IPs concerned."""
+        return self.announcer.burst(ip)
+
+    def alive(self) -> bool:
+        """The loop thread is running (False before ``start()`` and after ``stop()`` or a crash)."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def status(self) -> dict:
+        """For status reports and the ``announce`` module: interfaces, announced IPs, counters."""
+        as_dict = getattr(self.metrics, "as_dict", None)
+        return {
+            "interfaces": self.interfaces(),
+            "announced": self.announcer.announced(),
+            "counters": as_dict() if as_dict is not None else {},
+        }
+
     # ------------------------------------------------------------------ lifecycle
 
     def open(self) -> None:
@@ -282,7 +338,12 @@ class Responder:
         self.rescan()
 
     def start(self) -> threading.Thread:
-        self.open()
+        self._stopping.clear()
+        try:
+            self.open()
+        except BaseException:
+            self.close()
+            raise
         self._thread = threading.Thread(target=self.run, name="layer2-responder", daemon=True)
         self._thread.start()
         return self._thread
@@ -322,7 +383,15 @@ class Responder:
         self.open()
         try:
             while not self._stopping.is_set():
-                self.run_once()
+                try:
+                    self.run_once()
+                except RawSocketPermissionError:  # fatal: the capability is gone (alive() says so)
+                    LOG.error("layer2: responder stopped: raw sockets are no longer permitted")
+                    raise
+                except Exception:  # a bug must not silence the node's VIPs: log, count, go on
+                    LOG.exception("layer2: responder loop failed; continuing")
+                    self.metrics.dropped("internalError")
+                    self._stopping.wait(LOOP_ERROR_BACKOFF)
         finally:
             self.close()
 

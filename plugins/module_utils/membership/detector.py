@@ -27,7 +27,8 @@ Protocol (why each part exists):
 * **Stable period.** A member that comes back (or is new) is UP at once but only *live*
   (eligible) after ``stable_period`` of continuous liveness; any DOWN restarts the clock, so a
   flapping node never becomes eligible.
-* **Graceful leave.** LEAVE (sent twice) makes peers drop the member at once.
+* **Graceful leave.** LEAVE (sent twice) makes peers drop the member at once. A member held LEFT
+  that still talks (a stale or forged LEAVE) gets a DOWN notice, refutes and rejoins.
 * **Repair.** Heartbeats carry a digest of the sender's view; a receiver whose view differs for
   two heartbeats in a row pulls a SYNC (rate-limited). A restarted node pulls one at start, and is
   ``ready`` once it has a peer's view. Members held DOWN are sent a CONFIRMED notice every
@@ -47,6 +48,9 @@ from dataclasses import dataclass, field
 from .messages import FLAG_CONFIRMED, FLAG_REJOIN, Entry, Kind, Message, State, sync_messages
 
 _PRECEDENCE = {State.UNKNOWN: 0, State.UP: 1, State.DOWN: 2, State.LEFT: 3}
+# Incarnations are u64 on the wire. A claim about me at the top of that range (only a key holder
+# can send one) must not push mine past it: every datagram I send would then fail to encode.
+MAX_INCARNATION = 2**64 - 1
 
 
 @dataclass(frozen=True)
@@ -198,7 +202,7 @@ class Detector:
         if added or len(self._ring) != len(self.members) + 1:
             self._ring = sorted([self.name, *self.members], key=_ring_key)
             self._digest = None
-        rejoin = FLAG_REJOIN if now - self.up_since < self.config.stable_period else 0
+        rejoin = FLAG_REJOIN if now < self._eligible_at(self.up_since) else 0
         for name in added:
             if self.started_flag and not self.leaving:
                 out.sends.append((name, Message(Kind.ALIVE, self.name, self.incarnation, flags=rejoin)))
@@ -223,9 +227,9 @@ class Detector:
         reason = m.window.check(msg.incarnation, msg.seq)
         if reason is not None:
             # A restarted node whose clock went backwards sends an older incarnation; if we hold
-            # it DOWN, tell it so it raises its incarnation past ours. A replay at an UP member
-            # is just dropped.
-            if reason == "old_incarnation" and m.state == State.DOWN:
+            # it DOWN (or LEFT), tell it so it raises its incarnation past ours. A replay at an UP
+            # member is just dropped.
+            if reason == "old_incarnation" and m.state in (State.DOWN, State.LEFT):
                 self._notice(m, now, out)
             out.dropped = "replay"
             return out
@@ -262,7 +266,7 @@ class Detector:
             # we hear the member again (else a one-way link would make it refute forever).
             if m.accused_heard is not None and m.last_heard <= m.accused_heard:
                 continue
-            if now - max(m.last_heard, since) > cfg.failure_timeout:
+            if now >= self._silence_deadline(m, since):
                 self._accuse(m, now, out)
         if now >= self._next_heartbeat:
             digest = self.digest()
@@ -285,7 +289,7 @@ class Detector:
     def leave(self) -> Output:
         """Tell every known member this node is going away (twice: one loss must not matter)."""
         out = Output()
-        for _ in range(2):
+        for _copy in range(2):
             self._broadcast(out, Message(Kind.LEAVE, self.name, self.incarnation))
         self.leaving = True
         return out
@@ -301,8 +305,7 @@ class Detector:
         return self.ready_flag
 
     def next_deadline(self) -> float:
-        """The earliest ``now`` at which ``tick`` has something to do."""
-        cfg = self.config
+        """The earliest ``now`` at which ``tick`` has something to do (after a tick: > now)."""
         if self.leaving or not self.started_flag:
             return float("inf")
         deadlines = [self._next_heartbeat, self._next_probe]
@@ -310,14 +313,13 @@ class Detector:
             m = self.members[name]
             if m.state == State.UP and m.accusers.get(self.name, -1) < m.incarnation and (
                     m.accused_heard is None or m.last_heard > m.accused_heard):
-                deadlines.append(max(m.last_heard, since) + cfg.failure_timeout + 1e-3)
-        pending = [m.since + cfg.stable_period for m in self.members.values()
-                   if m.state == State.UP and m.name not in self._live]
-        if self.name not in self._live:
-            pending.append(self.up_since + cfg.stable_period)
-        deadlines.extend(pending)
+                deadlines.append(self._silence_deadline(m, since))
+        deadlines.extend(self._eligible_at(m.since) for m in self.members.values()
+                         if m.state == State.UP and m.name not in self._live)
+        if self.name not in self._live and not self.leaving:
+            deadlines.append(self._eligible_at(self.up_since))
         if not self.ready_flag:
-            deadlines.append(min(self._next_startup_sync, self.started + cfg.settle_timeout))
+            deadlines.append(min(self._next_startup_sync, self._settled_at()))
         return min(deadlines)
 
     def view(self, now: float) -> dict[str, dict]:
@@ -346,6 +348,22 @@ class Detector:
         return self._successors(name, self.config.watchers, up_only=True)
 
     # -------------------------------------------------------------- internals
+
+    # Every timer is a deadline computed here and compared as ``now >= deadline`` both where it
+    # fires and in ``next_deadline``. Comparing ``now - start >= period`` in one place and
+    # returning ``start + period`` in the other disagrees by one float ulp (1022.5005 + 2.0 ==
+    # 1024.5005, yet 1024.5005 - 1022.5005 < 2.0): a deadline that is due but never fires, and a
+    # caller that sleeps until it spins.
+
+    def _silence_deadline(self, m: Member, watching_since: float) -> float:
+        """When I accuse ``m`` if I hear nothing more from it."""
+        return max(m.last_heard, watching_since) + self.config.failure_timeout
+
+    def _eligible_at(self, up_since: float) -> float:
+        return up_since + self.config.stable_period
+
+    def _settled_at(self) -> float:
+        return self.started + self.config.settle_timeout
 
     def _is_up(self, name: str) -> bool:
         return name == self.name or (name in self.members and self.members[name].state == State.UP)
@@ -390,7 +408,7 @@ class Detector:
 
     def _startup_sync(self, now: float, out: Output) -> None:
         others = [n for n in self._ring if n != self.name]
-        if now - self.started >= self.config.settle_timeout:
+        if now >= self._settled_at():
             self.ready_flag = True
             return
         self._next_startup_sync = now + self.config.startup_sync_retry
@@ -410,8 +428,10 @@ class Detector:
         rejoin = msg.kind == Kind.ALIVE and bool(msg.flags & FLAG_REJOIN)
         m.last_heard = now
         if m.state in (State.DOWN, State.LEFT) and inc <= m.incarnation:
-            if m.state == State.DOWN:
-                self._notice(m, now, out)
+            # It talks, so it is alive. A member that really left sends nothing after its LEAVE
+            # (and ignores notices), so one still talking after a LEAVE we recorded (a stale or
+            # forged one) is told, refutes, and comes back through the stable period.
+            self._notice(m, now, out)
             return
         if m.state == State.UNKNOWN or inc > m.incarnation:
             prev, prev_inc = m.state, m.incarnation
@@ -482,7 +502,7 @@ class Detector:
 
     def _refute(self, accused_inc: int, rejoin: bool, now: float, out: Output) -> None:
         self._refuted_from = self.incarnation
-        self.incarnation = max(self.incarnation, accused_inc) + 1
+        self.incarnation = min(max(self.incarnation, accused_inc) + 1, MAX_INCARNATION)
         self._self_accusers = {}
         if rejoin:
             self.up_since = now
@@ -575,11 +595,11 @@ class Detector:
                 m.since, m.provisional = since, False
 
     def _finish(self, now: float, out: Output) -> None:
-        if not self.ready_flag and now - self.started >= self.config.settle_timeout:
+        if not self.ready_flag and now >= self._settled_at():
             self.ready_flag = True
-        stable = self.config.stable_period
-        live = {m.name for m in self.members.values() if m.state == State.UP and now - m.since >= stable}
-        if now - self.up_since >= stable and not self.leaving:
+        live = {m.name for m in self.members.values()
+                if m.state == State.UP and now >= self._eligible_at(m.since)}
+        if now >= self._eligible_at(self.up_since) and not self.leaving:
             live.add(self.name)
         frozen = frozenset(live)
         if frozen != self._live:

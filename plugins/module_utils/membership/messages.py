@@ -209,7 +209,7 @@ def decode(data: bytes, keys: Sequence[bytes], cluster: bytes) -> Message:
         raise DecodeError("truncated")
     if len(data) > 65535:
         raise DecodeError("malformed")
-    magic, version, kind, flags, cid, inc, seq, sent, _ = _HEADER.unpack_from(data, 0)
+    magic, version, kind, flags, cid, inc, seq, sent, _unused = _HEADER.unpack_from(data, 0)
     if magic != MAGIC:
         raise DecodeError("bad_magic")
     if version != VERSION:
@@ -233,7 +233,7 @@ def decode(data: bytes, keys: Sequence[bytes], cluster: bytes) -> Message:
     elif kind == Kind.SYNC:
         count = _U16.unpack(r.take(2))[0]
         entries = []
-        for _ in range(count):
+        for _index in range(count):
             name = r.name()
             e_inc, state, age = _ENTRY_TAIL.unpack(r.take(_ENTRY_TAIL.size))
             try:

@@ -9,20 +9,24 @@ main loop or a long reconcile never delays heartbeats and gets this node declare
 
 Members come from the API (``set_known_members``, called whenever the API says something) and are
 remembered: when the API is unreachable the speaker simply stops calling it, and liveness keeps
-running on UDP alone.
+running on UDP alone. With ``known_file`` they are remembered across restarts too, so a speaker
+restarted during an API outage still finds its peers.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 
 from .detector import Detector, DetectorConfig, Output
-from .messages import Message, cluster_id
-from .transport import UdpEndpoint
+from .messages import MAX_NAME, Message, cluster_id
+from .transport import MembershipConfigError, UdpEndpoint
 
 LOG = logging.getLogger("metal_lb.membership")
 
@@ -36,7 +40,9 @@ class MembershipService:
                  cluster: str = "metal-lb", config: DetectorConfig | None = None,
                  on_change: ChangeCallback | None = None,
                  clock: Callable[[], float] = time.monotonic,
-                 wall: Callable[[], float] = time.time) -> None:
+                 wall: Callable[[], float] = time.time, known_file: str | None = None) -> None:
+        if not 1 <= len(name.encode("utf-8")) <= MAX_NAME:
+            raise MembershipConfigError(f"membership: node name {name!r} must be 1..{MAX_NAME} bytes")
         self.name = name
         self.bind = bind
         self.keys = tuple(keys)
@@ -53,6 +59,9 @@ class MembershipService:
         self._live: frozenset[str] = frozenset()
         self._no_address = 0
         self._stopping = False
+        self._known_file = known_file
+        self._api_spoke = False
+        self._known_file_errors = 0
         self.changed: asyncio.Event | None = None  # set on every live-set change; callers clear it
 
     # ------------------------------------------------------------------ API
@@ -64,6 +73,8 @@ class MembershipService:
         self._wake = asyncio.Event()
         self._stopping = False
         self.changed = asyncio.Event()
+        if not self._api_spoke and self._known_file:
+            self._addresses = self._load_known()
         self._endpoint = await UdpEndpoint.open(self.bind, self.keys, self.cluster, self._on_message)
         now = self._clock()
         self._detector = Detector(self.name, int(self._wall() * 1000), now, self.config)
@@ -88,11 +99,16 @@ class MembershipService:
         self._task = None
         if self._endpoint is not None:
             self._endpoint.close()
+            await self._endpoint.wait_closed()
         self._set_live(frozenset())
 
     def set_known_members(self, members: Mapping[str, tuple[str, int]]) -> None:
         """The API's current view: node name -> (address, port). Our own name may be included."""
-        self._addresses = {n: (str(a[0]), int(a[1])) for n, a in members.items() if n != self.name}
+        addresses = {n: (str(a[0]), int(a[1])) for n, a in members.items() if n != self.name}
+        self._api_spoke = True
+        if self._known_file and addresses != self._addresses:
+            self._save_known(addresses)
+        self._addresses = addresses
         if self._detector is not None:
             self._apply(self._detector.set_known(self._addresses, self._clock()))
             self._poke()
@@ -118,6 +134,14 @@ class MembershipService:
         return self._endpoint.address if self._endpoint and self._endpoint.transport else None
 
     def stats(self) -> dict:
+        """Counters for metrics (all monotonic but ``live``/``known``/``ready``/``incarnation``).
+
+        ``datagrams_sent``/``datagrams_received``/``send_errors``; ``dropped``: {reason: count}
+        for every reason in ``transport.DROP_REASONS`` (bad_mac, replay, stale, malformed, ...);
+        ``no_address`` (a send to a member the API gave no address for); and the detector's
+        ``accusations_sent``, ``refutations``, ``notices_sent``, ``syncs_requested``,
+        ``syncs_served``, ``members_down``, ``members_left``.
+        """
         ep, det = self._endpoint, self._detector
         return {
             "name": self.name,
@@ -129,11 +153,45 @@ class MembershipService:
             "datagrams_received": ep.received if ep else 0,
             "send_errors": ep.send_errors if ep else 0,
             "no_address": self._no_address,
+            "known_file_errors": self._known_file_errors,
             "dropped": dict(ep.dropped) if ep else {},
             **(det.counters if det else {}),
         }
 
     # ------------------------------------------------------------ internals
+
+    def _load_known(self) -> dict[str, tuple[str, int]]:
+        """The members the API last gave us, as saved by a previous run (missing file: none)."""
+        if not self._known_file:
+            return {}
+        try:
+            with open(self._known_file, encoding="utf-8") as f:
+                raw = json.load(f)["members"]
+            return {str(n): (str(a[0]), int(a[1])) for n, a in raw.items() if n != self.name}
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError) as e:
+            self._known_file_errors += 1
+            LOG.warning("membership: ignoring known-members file %s: %s", self._known_file, e)
+            return {}
+
+    def _save_known(self, addresses: Mapping[str, tuple[str, int]]) -> None:
+        """Atomically (write + rename), so a crash never leaves half a file."""
+        if not self._known_file:
+            return
+        directory = os.path.dirname(os.path.abspath(self._known_file))
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=".members-", dir=directory)
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as f:
+                    json.dump({"members": {n: list(a) for n, a in sorted(addresses.items())}}, f)
+                os.replace(tmp, self._known_file)
+            except BaseException:
+                os.unlink(tmp)
+                raise
+        except OSError as e:
+            self._known_file_errors += 1
+            LOG.warning("membership: cannot save known members to %s: %s", self._known_file, e)
 
     def _poke(self) -> None:
         if self._wake is not None:
@@ -142,7 +200,8 @@ class MembershipService:
     async def _run(self) -> None:
         # A timer handle sets ``_wake`` at the next deadline; messages set it when deadlines move.
         # (No asyncio.wait_for here: on 3.11 it can swallow a cancellation.)
-        assert self._detector is not None and self._wake is not None
+        if self._detector is None or self._wake is None:
+            raise RuntimeError("membership: _run before start()")
         loop = asyncio.get_running_loop()
         while not self._stopping:
             delay = self._detector.next_deadline() - self._clock()
@@ -283,10 +342,10 @@ class MembershipThread:
         self._call(lambda: self.service.add_listener(callback))
 
     def stats(self) -> dict:
-        return self._call(lambda: self.service.stats())
+        return self._call(self.service.stats)
 
     def view(self) -> dict:
-        return self._call(lambda: self.service.view())
+        return self._call(self.service.view)
 
     def _call(self, fn):
         async def run():

@@ -15,6 +15,7 @@ import ipaddress
 import logging
 import os
 import socket
+import struct
 import time
 from collections.abc import Callable, Sequence
 
@@ -98,6 +99,7 @@ class UdpEndpoint(asyncio.DatagramProtocol):
         self.send_errors = 0
         self.dropped: dict[str, int] = dict.fromkeys(DROP_REASONS, 0)
         self._seq = 0
+        self._closed: asyncio.Future | None = None
 
     @classmethod
     async def open(cls, bind: tuple[str, int], keys: Sequence[bytes], cluster: bytes,
@@ -113,10 +115,16 @@ class UdpEndpoint(asyncio.DatagramProtocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        self._closed = asyncio.get_running_loop().create_future()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._closed is not None and not self._closed.done():
+            self._closed.set_result(None)
 
     @property
     def address(self) -> tuple[str, int]:
-        assert self.transport is not None
+        if self.transport is None:
+            raise RuntimeError("membership transport: not bound yet")
         return self.transport.get_extra_info("sockname")[:2]
 
     def count_drop(self, reason: str) -> None:
@@ -151,9 +159,16 @@ class UdpEndpoint(asyncio.DatagramProtocol):
         try:
             self.transport.sendto(encode(stamped, self.keys[0], self.cluster), addr)
             self.sent += 1
-        except OSError:
+        except (OSError, ValueError, struct.error) as e:  # never let one send stop the timers
             self.send_errors += 1
+            LOG.debug("membership: cannot send %s to %s: %s", msg.kind.name, addr, e)
 
     def close(self) -> None:
         if self.transport is not None:
             self.transport.close()
+
+    async def wait_closed(self, timeout: float = 2.0) -> None:
+        """Until the socket is really closed (asyncio closes it a loop iteration later), so the
+        port can be bound again at once."""
+        if self._closed is not None:
+            await asyncio.wait({self._closed}, timeout=timeout)

@@ -275,3 +275,48 @@ def test_counter_metrics_snapshot_uses_metallb_names():
         "metallb_layer2_gratuitous_sent": {VIP: 2},
         "drops": {"malformed": 1},
     }
+
+
+# ----------------------------------------------------------------- set_leading (the speaker's call)
+
+
+def test_set_leading_bursts_new_ips_once_and_withdraws_dropped_ones():
+    clock, ann, sender = make()
+    ann.set_leading({VIP: (), VIP6: ["eth1"]})
+    assert ann.leading() == {VIP: (), VIP6: ("eth1",)}
+    run(ann, sender, clock, 10.0)
+    assert sender.times(VIP) == [0.0, 1.1, 2.2, 3.3, 4.4]
+    assert {ifaces for _t, ip, ifaces in sender.rounds if ip == VIP6} == {("eth1",)}
+    rounds = len(sender.rounds)
+    ann.set_leading({VIP: [], VIP6: ("eth1",)})  # the same map again: nothing to send
+    assert ann.tick(sender) is None and len(sender.rounds) == rounds
+    ann.set_leading({VIP6: ("eth1",)})
+    assert ann.lookup(A.parse_announced_ip(VIP)[2]) is None and ann.leading() == {VIP6: ("eth1",)}
+    ann.set_leading({})
+    assert ann.leading() == {} and ann.announced() == {}
+
+
+def test_set_leading_interface_change_applies_at_once():
+    clock, ann, sender = make()
+    ann.set_leading({VIP: ["eth0"]})
+    ann.set_leading({VIP: ["eth0", "eth1"]})
+    assert ann.announced() == {VIP: ("eth0", "eth1")}
+    ann.set_leading({VIP: ()})
+    assert ann.announced() == {VIP: ()}
+
+
+def test_set_leading_with_a_bad_ip_changes_nothing():
+    clock, ann, sender = make()
+    ann.set_leading({VIP: ()})
+    with pytest.raises(ValueError, match="not-an-ip"):
+        ann.set_leading({VIP6: (), "not-an-ip": ()})
+    assert ann.leading() == {VIP: ()}
+
+
+def test_set_leading_spellings_of_one_ip_and_other_owners():
+    clock, ann, sender = make()
+    ann.announce("ns/svc", VIP, ["eth0"])
+    ann.set_leading({"2001:DB8:0:1:0::200": ["eth1"], VIP6: ["eth0"], VIP: ["eth1"]})
+    assert ann.leading() == {VIP6: ("eth0", "eth1"), VIP: ("eth1",)}
+    ann.set_leading({})
+    assert ann.announced() == {VIP: ("eth0",)}  # the other owner still holds it

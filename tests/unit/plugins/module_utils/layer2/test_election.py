@@ -591,3 +591,78 @@ def test_ip_is_hashed_in_canonical_form():
 )
 def test_endpoint_serving(conditions, serving):
     assert E.endpoint_serving({"conditions": conditions}) is serving
+
+
+# ----------------------------------------------------------------- one decision per IP (elect_shared)
+
+
+def claim(service, endpoints):
+    return E.Claim(service, POOL, endpoints)
+
+
+def test_shared_ip_winner_is_the_node_serving_most_services():
+    first, last = E.order_candidates(["iris1", "iris2"], "10.20.30.1")
+    a = claim(svc("Local"), slices(ep(first), ep(last)))
+    b = claim(svc("Local"), slices(ep(last)))
+    # MetalLB, per service: a on `first`, b on `last` -> one IP, two MACs
+    assert E.elect_shared("10.20.30.1", [a], ALL, IRIS, None).node == first
+    assert E.elect_shared("10.20.30.1", [b], ALL, IRIS, None).node == last
+    assert E.elect_shared("10.20.30.1", [a, b], ALL, IRIS, None) == E.L2Decision(last, (), None)
+    assert E.elect_shared("10.20.30.1", [b, a], ALL, IRIS, None).node == last
+    for me in ("iris1", "iris2"):
+        d = E.elect_shared("10.20.30.1", [a, b], ALL, IRIS, None, my_node=me)
+        assert (d.reason is None) == (me == last)
+
+
+def test_shared_ip_services_ruled_out_do_not_count():
+    first = E.order_candidates(["iris1", "iris2"], "10.20.30.1")[0]
+    idle = claim(svc("Local"), slices(ep(first, ready=False)))  # no serving endpoint: notOwner
+    busy = claim(svc(), EPS_BOTH)
+    assert E.elect_shared("10.20.30.1", [idle, busy], ALL, IRIS, None) == E.L2Decision(first, (), None)
+
+
+def test_shared_ip_reason_when_every_service_is_ruled_out():
+    sel_ad = cfg(ad(nodes=("iris1", "iris2"), service_selectors=(sel(app="web"),)))
+    shared = svc(labels={"app": "web"}, annotations={"metallb.io/allow-shared-ip": "k"})
+    no_eps = claim(shared, ())
+    selector_clash = claim(shared, EPS_BOTH)
+    assert E.elect_shared("10.20.30.1", [no_eps], sel_ad, IRIS, None).reason == E.NOT_OWNER
+    assert (
+        E.elect_shared("10.20.30.1", [no_eps, selector_clash], sel_ad, IRIS, None).reason
+        == E.SHARED_IP_WITH_SERVICE_SELECTOR
+    )
+    assert E.elect_shared("10.20.30.1", [], ALL, IRIS, None).reason == E.NOT_OWNER
+
+
+def test_shared_ip_preferences_are_summed_over_services():
+    nodes = nodes_of("edge-a", "worker-a")
+    assert E.order_candidates(nodes, "10.20.30.1")[0] == "worker-a"
+    c = cfg(ad(preferred=((10, sel(**{HOST: "edge-a"})),)))
+    both = claim(svc(), slices(ep("worker-a")))
+    assert E.elect_shared("10.20.30.1", [both, both], c, nodes, None).node == "edge-a"
+    # a Local service only on worker-a outweighs the preference: coverage comes first
+    local = claim(svc("Local"), slices(ep("worker-a")))
+    assert E.elect_shared("10.20.30.1", [both, local], c, nodes, None).node == "worker-a"
+
+
+def test_slices_by_service_and_pool_for():
+    eps = [
+        {"metadata": {"namespace": "ns", "labels": {E.SERVICE_NAME_LABEL: "web"}}, "endpoints": []},
+        {"metadata": {"labels": {E.SERVICE_NAME_LABEL: "web"}}, "endpoints": []},
+        {"metadata": {"namespace": "ns"}, "endpoints": []},  # no service label: ignored
+        "garbage",
+    ]
+    grouped = E.slices_by_service(eps)
+    assert sorted(grouped) == ["default/web", "ns/web"] and len(grouped["ns/web"]) == 1
+    from ansible_collections.metal.lb.plugins.module_utils.config.model import Pool, Segment
+
+    pools = {
+        "b": Pool("b", (Segment(4, 0x0A141E00, 0x0A141EFF, "10.20.30.0/24", ("10.20.30.0/24",), 24),)),
+        "a": Pool("a", (Segment(4, 0x0A141E01, 0x0A141E01, "10.20.30.1/32", ("10.20.30.1/32",), 32),)),
+    }
+    c = Config(pools=pools)
+    assert E.pool_for(c, ["10.20.30.1"]) == "a"
+    assert E.pool_for(c, ["10.20.30.2"]) == "b"
+    assert E.pool_for(c, ["10.20.30.1", "10.20.30.2"]) == "b"
+    assert E.pool_for(c, ["10.20.31.1"]) is None
+    assert E.pool_for(c, ["junk"]) is None and E.pool_for(c, []) is None

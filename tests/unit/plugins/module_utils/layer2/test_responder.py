@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from ansible_collections.metal.lb.plugins.module_utils.layer2 import arp, ndp
 from ansible_collections.metal.lb.plugins.module_utils.layer2 import responder as R
-from ansible_collections.metal.lb.plugins.module_utils.layer2.announcer import Announcer
+from ansible_collections.metal.lb.plugins.module_utils.layer2.announcer import Announcer, CounterMetrics
 
 MAC = bytes.fromhex("02000000000b")
 CLIENT_MAC = bytes.fromhex("02000000000a")
@@ -276,3 +276,41 @@ def test_missing_cap_net_raw_is_one_clear_message():
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("ERR layer2 responder:") and "CAP_NET_RAW" in out.stdout
     assert "Traceback" not in out.stdout + out.stderr
+
+
+# ----------------------------------------------------------------- the speaker's API
+
+
+def test_speaker_api_set_leading_and_unannounceable_ips():
+    metrics = CounterMetrics()
+    resp = R.Responder(metrics=metrics, source=object())
+    assert resp.metrics is metrics and resp.announcer.metrics is metrics
+    resp.local_names = frozenset({"eth0", "eth1"})
+    failed = resp.set_leading({VIP: (), VIP6: ["eth1"], "198.51.100.201": ["eth9"]})
+    assert failed == ["198.51.100.201"]
+    assert resp.leading() == {VIP: (), VIP6: ("eth1",), "198.51.100.201": ("eth9",)}
+    port = R.Port("eth0", 2, MAC, LL, FakeSocket(), FakeSocket())
+    resp.ports["eth0"] = port
+    assert resp._answer_arp(port, who_has(VIP_P)) is not None
+    assert resp._answer_ndp(port, solicit(VIP6_P)) is None  # only on eth1
+    assert sorted(resp.burst()) == sorted([VIP, VIP6, "198.51.100.201"])
+    assert resp.set_leading({}) == [] and resp.leading() == {}
+    assert resp._answer_arp(port, who_has(VIP_P)) is None
+    assert resp.status()["announced"] == {} and not resp.alive()
+
+
+def test_the_loop_survives_an_unexpected_error(monkeypatch):
+    resp = R.Responder(source=object())
+    calls = []
+
+    def once(max_wait=1.0):
+        calls.append(max_wait)
+        if len(calls) == 1:
+            raise RuntimeError("bug")
+        resp._stopping.set()
+
+    monkeypatch.setattr(resp, "open", lambda: None)
+    monkeypatch.setattr(resp, "run_once", once)
+    monkeypatch.setattr(R, "LOOP_ERROR_BACKOFF", 0.0)
+    resp.run()
+    assert len(calls) == 2 and resp.metrics.drops == {"internalError": 1}

@@ -109,7 +109,8 @@ def test_correctly_signed_but_malformed_bodies():
         header + bytes([M.Kind.ALIVE, 0]) + tail + b"\x02\xff\xfe",  # not UTF-8
         header + bytes([M.Kind.ALIVE, 0]) + tail + b"\x01a" + b"extra",  # trailing bytes
         header + bytes([M.Kind.SYNC, 0]) + tail + b"\x01a" + b"\x00\x05",  # 5 entries, none there
-        header + bytes([M.Kind.SYNC, 0]) + tail + b"\x01a\x00\x01\x01b" + bytes(8) + b"\x09" + bytes(4),  # state 9
+        # one entry with state 9
+        header + bytes([M.Kind.SYNC, 0]) + tail + b"\x01a\x00\x01\x01b" + bytes(8) + b"\x09" + bytes(4),
     ]
     for data in cases:
         with pytest.raises(M.DecodeError) as e:

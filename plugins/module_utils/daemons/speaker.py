@@ -1,0 +1,532 @@
+# -*- coding: utf-8 -*-
+# Copyright: metal.lb contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# ruff: noqa: UP009 - the Ansible header above is required in plugins/
+"""The speaker daemon (layer 2): watch → snapshot → election → diff → apply.
+
+A thin loop. Informers keep a cache of Services, EndpointSlices, Nodes and the configuration;
+one worker thread turns a batch of changed keys into decisions with ``speaker_decisions``
+(which calls ``layer2.election``) and applies the difference to what this node announces: the
+``Announcer`` (what the raw-socket responder answers for, and the gratuitous bursts on
+take-over), ServiceL2Status objects, Events and metrics.
+
+Liveness comes from membership (UDP), not from the API: a change of the live set re-runs the
+election on the cached snapshot, so announcements and failover keep working while the API
+server is unreachable. An invalid configuration keeps the last valid one. API writes happen
+only on changes, off the worker thread, paced (``kube.l2_status``); Events only on
+transitions (take-over, failure), not on every pass as MetalLB does, so the number of writes
+per second does not grow with the number of Services.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+
+from ..allocator.messages import go_quote
+from ..config.parse import parse_config
+from ..kube.informer import Informer
+from ..kube.l2_status import GROUP as STATUS_GROUP
+from ..kube.l2_status import PLURAL as STATUS_PLURAL
+from ..kube.l2_status import VERSION as STATUS_VERSION
+from ..kube.l2_status import L2StatusWriter, TokenBucket, object_node, object_service
+from ..kube.status_objects import StatusObjects
+from ..kube.writer import EventRecorder
+from ..layer2.announcer import Announcer
+from ..layer2.election import SERVICE_NAME_LABEL, network_unavailable, pool_for
+from ..membership.transport import MembershipConfigError, parse_bind
+from .controller import CONFIG_PLURALS, GROUP, VERSION
+from .speaker_decisions import ServiceL2, desired
+from .speaker_metrics import SpeakerMetrics
+from .workqueue import RESYNC_ALL, WorkQueue
+
+try:
+    from kubernetes import client as k8s_client
+except ImportError:  # pragma: no cover - the CLI checks first
+    k8s_client = None
+
+LOG = logging.getLogger("metal_lb.speaker")
+CONFIG_KEY = "\x00config"
+MEMBERSHIP_ANNOTATION = "metal.lb/membership-address"
+PROTOCOL = "layer2"
+SERVICE_DELETED = "serviceDeleted"
+STATUS_FILE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Announced:
+    """What this node announces for one Service: its LB IPs and the (IP, interfaces) it leads
+    (interfaces () = all)."""
+
+    ips: tuple[str, ...]
+    active: tuple[tuple[str, tuple[str, ...]], ...]  # (ip, allowed interfaces; () = all)
+
+
+def membership_address(node: dict, default_port: int, prefer_v6: bool = False) -> tuple[str, int] | None:
+    """Where a node's speaker listens for membership: the ``metal.lb/membership-address`` annotation
+    (``ADDR:PORT``; lets several speakers share a host, as in tests) or the node's InternalIP on
+    this speaker's own port (every speaker of a cluster uses the same port, as MetalLB's 7946)."""
+    meta = node.get("metadata") or {}
+    annotated = (meta.get("annotations") or {}).get(MEMBERSHIP_ANNOTATION)
+    if annotated:
+        try:
+            return parse_bind(annotated, default_port)
+        except MembershipConfigError:
+            LOG.warning("node %s: annotation %s=%r is not ADDR:PORT; ignored", meta.get("name"),
+                        MEMBERSHIP_ANNOTATION, annotated)
+    addresses = [a.get("address") for a in (node.get("status") or {}).get("addresses") or ()
+                 if isinstance(a, dict) and a.get("type") == "InternalIP" and a.get("address")]
+    if not addresses:
+        return None
+    addresses.sort(key=lambda a: (":" in a) != prefer_v6)
+    return addresses[0], default_port
+
+
+def _node_relevant(node: dict | None) -> tuple:
+    """The parts of a Node the election and membership use (status heartbeats are ignored)."""
+    if node is None:
+        return ()
+    meta = node.get("metadata") or {}
+    addresses = tuple(sorted((a.get("type"), a.get("address")) for a in (node.get("status") or {}).get(
+        "addresses") or () if isinstance(a, dict)))
+    return (tuple(sorted((meta.get("labels") or {}).items())), network_unavailable(node),
+            (meta.get("annotations") or {}).get(MEMBERSHIP_ANNOTATION), addresses)
+
+
+class Speaker:
+    """One node's speaker. ``run()`` is the worker loop (a thread of the caller's); ``stop()``
+    performs the planned handover (membership leave first, then withdraw and stop)."""
+
+    def __init__(self, api_client, *, node: str, namespace: str = "metallb-system", lb_class: str = "",
+                 membership=None, membership_port: int = 7946, membership_v6: bool = False,
+                 announcer: Announcer | None = None, metrics: SpeakerMetrics | None = None,
+                 responder=None, status_file: str = "", ignore_exclude_lb: bool = False,
+                 status_qps: float = 20.0, status_burst: int = 50, startup_grace: float = 0.0,
+                 startup_timeout: float = 0.0,
+                 event_qps: float = 5.0, event_burst: int = 50) -> None:
+        self.node = node
+        self.namespace = namespace
+        self.lb_class = lb_class
+        self.membership = membership
+        self._membership_port = membership_port
+        self._membership_v6 = membership_v6
+        self.metrics = metrics or SpeakerMetrics(node, membership.stats if membership is not None else None)
+        self.announcer = announcer or Announcer(metrics=self.metrics)
+        self.responder = responder
+        self.status_file = status_file
+        self.ignore_exclude_lb = ignore_exclude_lb
+        self.startup_grace = startup_grace
+        self.startup_timeout = max(startup_timeout, startup_grace)
+        self._published_at: float | None = None  # when the known members were first published
+        self._settled = membership is None
+        self._leaving = False
+        core = k8s_client.CoreV1Api(api_client)
+        custom = k8s_client.CustomObjectsApi(api_client)
+        discovery = k8s_client.DiscoveryV1Api(api_client)
+        self._queue = WorkQueue()
+        self._events = EventRecorder(core, "metallb-speaker", node)
+        # A take-over of many Services would write one Event each at once: pace them (client-go's
+        # recorder rate-limits too); an Event over the budget is dropped and counted.
+        self._event_budget = TokenBucket(event_qps, event_burst)
+        self.events_dropped = 0
+        self._config_status = StatusObjects(custom, namespace)
+        self._config = None
+        self._config_errors: list[str] | None = None
+        self._config_retry = 0
+        self._announced: dict[str, Announced] = {}
+        self._failed: set[tuple[str, str]] = set()  # (service, ip) whose interfaces are missing here
+        self._local_names: frozenset[str] | None = None
+        self._stop = threading.Event()
+        self._idle = threading.Event()
+        self._status_index: dict[str, dict[str, dict]] = {}
+        self._status_lock = threading.Lock()
+        self._status_file_content: dict | None = None
+        self._status_file_warned = False
+        self._statuses = L2StatusWriter(custom, namespace, node, self._cached_statuses, qps=status_qps,
+                                        burst=status_burst, on_error=self._status_failed)
+        self._services = Informer("services", core.list_service_for_all_namespaces, self._on_service,
+                                  kind="Service", api_version="v1")
+        self._slices = Informer("endpointslices", discovery.list_endpoint_slice_for_all_namespaces,
+                                self._on_slice, kind="EndpointSlice", api_version="discovery.k8s.io/v1")
+        self._nodes = Informer("nodes", core.list_node, self._on_node, kind="Node", api_version="v1")
+        self._config_informers = [
+            Informer("namespaces", core.list_namespace, self._on_config, kind="Namespace", api_version="v1"),
+            Informer("configmaps", core.list_namespaced_config_map, self._on_config, args=(namespace,),
+                     kind="ConfigMap", api_version="v1"),
+        ] + [
+            Informer(plural, custom.list_namespaced_custom_object, self._on_config,
+                     args=(GROUP, VERSION, namespace, plural))
+            for plural in CONFIG_PLURALS
+        ]
+        self._status_informer = Informer("servicel2statuses", custom.list_namespaced_custom_object,
+                                         self._on_status, args=(STATUS_GROUP, STATUS_VERSION, namespace,
+                                                                STATUS_PLURAL))
+        self._informers = [self._services, self._slices, self._nodes, self._status_informer,
+                           *self._config_informers]
+        if membership is not None:
+            membership.add_listener(self._on_members)
+        if responder is not None:
+            responder.on_interfaces = self._on_interfaces
+
+    # -- informer / membership / responder callbacks (their threads) -------------------------
+    def _on_service(self, _type: str, key: str, _new, _old) -> None:
+        self._queue.add(key)
+
+    def _on_slice(self, _type: str, _key: str, new, old) -> None:
+        obj = new or old or {}
+        meta = obj.get("metadata") or {}
+        name = (meta.get("labels") or {}).get(SERVICE_NAME_LABEL)
+        if name:
+            self._queue.add("%s/%s" % (meta.get("namespace"), name))
+
+    def _on_node(self, _type: str, _key: str, new, old) -> None:
+        if _node_relevant(new) == _node_relevant(old):
+            return
+        self._publish_known_members()
+        self._queue.add(CONFIG_KEY)  # node labels feed the parser (and the election: full pass)
+        self._queue.add(RESYNC_ALL)
+
+    def _on_config(self, _type: str, _key: str, _new, _old) -> None:
+        self._queue.add(CONFIG_KEY)
+
+    def _on_status(self, _type: str, key: str, new, old) -> None:
+        with self._status_lock:
+            for obj in (old, new):
+                svc = object_service(obj) if obj else None
+                if svc is None:
+                    continue
+                bucket = self._status_index.setdefault(svc, {})
+                if obj is new:
+                    bucket[key] = new
+                else:
+                    bucket.pop(key, None)
+                if not bucket:
+                    self._status_index.pop(svc, None)
+        for obj in (old, new):
+            svc = object_service(obj) if obj else None
+            if svc:
+                self._statuses.recheck(svc)
+
+    def _on_members(self, live: frozenset) -> None:
+        LOG.info("membership changed: live %s; re-running the election", ", ".join(sorted(live)) or "(none)")
+        self._queue.add(RESYNC_ALL)
+
+    def _on_interfaces(self, names: frozenset[str]) -> None:
+        if names != self._local_names:
+            self._local_names = frozenset(names)
+            self._queue.add(RESYNC_ALL)
+
+    def _cached_statuses(self, svc_key: str) -> list[dict]:
+        with self._status_lock:
+            return list(self._status_index.get(svc_key, {}).values())
+
+    def _own_status_keys(self) -> set[str]:
+        """Services with a ServiceL2Status of this node (e.g. left from before a restart)."""
+        with self._status_lock:
+            return {svc for svc, objs in self._status_index.items()
+                    if any(object_node(o) == self.node for o in objs.values())}
+
+    def _status_failed(self, key: str, exc: Exception) -> None:
+        self.metrics.update_errors.inc()
+        LOG.warning("ServiceL2Status for %s not written: %s (will retry)", key, exc)
+
+    def _publish_known_members(self) -> None:
+        if self.membership is None:
+            return
+        known = {}
+        for node in self._nodes.items():
+            name = (node.get("metadata") or {}).get("name")
+            addr = membership_address(node, self._membership_port, self._membership_v6)
+            if name and addr is not None:
+                known[name] = addr
+        self.membership.set_known_members(known)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def run(self) -> None:
+        self._statuses.start()
+        for informer in self._informers:
+            informer.start()
+        for informer in self._informers:
+            while not informer.synced.wait(1.0):
+                if self._stop.is_set():
+                    return
+                LOG.info("waiting for the API: %s not listed yet", informer.name)
+        self._publish_known_members()
+        if self.membership is not None:
+            self._published_at = time.monotonic()
+            self._queue.add_after(RESYNC_ALL, self.startup_grace)
+        self._queue.add(CONFIG_KEY)
+        self._queue.add(RESYNC_ALL)
+        while not self._stop.is_set():
+            batch = self._queue.get_batch(timeout=1.0)
+            if batch is None:
+                return
+            if not batch:
+                self._idle.set()
+                continue
+            self._idle.clear()
+            try:
+                self._process(batch)
+            except Exception:  # noqa: BLE001 - a bug in one pass must not stop announcing
+                LOG.exception("speaker pass failed; retrying with a full pass")
+                self._queue.add_after(RESYNC_ALL, 1.0)
+
+    def burst(self) -> list[str]:
+        """A fresh gratuitous burst for every IP announced here (SIGUSR1, ``metal.lb.announce``)."""
+        ips = self.announcer.burst()
+        LOG.info("gratuitous burst requested for %d IP(s)", len(ips))
+        return ips
+
+    def stop(self, drain_timeout: float = 1.5) -> None:
+        """Planned handover: leave membership first (peers elect a new leader at once), let the
+        empty live set withdraw our announcements and status objects, then stop."""
+        if self.membership is not None:
+            self._leaving = True  # its loop stops: no more view() calls into it
+            try:
+                # LEAVE goes out first (peers re-elect at once), then the live set empties and
+                # the next pass withdraws everything here and deletes our ServiceL2Status objects.
+                self.membership.stop(graceful=True)
+            except Exception as exc:  # noqa: BLE001
+                LOG.warning("membership leave failed: %s", exc)
+            self._queue.add(RESYNC_ALL)
+            deadline = time.monotonic() + drain_timeout
+            while time.monotonic() < deadline and (len(self._queue) or not self._statuses.idle()):
+                time.sleep(0.02)
+        self._stop.set()
+        self._queue.close()
+        self._announced.clear()
+        self.announcer.set_leading({})
+        if self.responder is not None:
+            self.responder.stop()
+        self._statuses.stop()
+        self._events.flush(1.0)
+        for informer in self._informers:
+            informer.stop()
+        if self.status_file:
+            try:
+                os.unlink(self.status_file)
+            except OSError:
+                pass
+
+    # -- the loop body ----------------------------------------------------------------------
+    def _members(self) -> frozenset[str] | None:
+        if self.membership is None:
+            return None  # MetalLB with memberlist disabled: every Node is a candidate
+        if self._stop.is_set():
+            return frozenset()
+        if not self._settled and not self._startup_settled():
+            return frozenset()
+        return self.membership.live_members()
+
+    def _startup_settled(self) -> bool:
+        """Just started, a speaker that sees only itself would announce everything for a moment.
+        It announces nothing until every known speaker is settled in its view (live, or down/left)
+        after ``startup_grace``, or ``startup_timeout`` passed (nodes without a speaker stay
+        unknown)."""
+        if self._published_at is None:
+            return False
+        waited = time.monotonic() - self._published_at
+        if waited >= self.startup_timeout:
+            self._settled = True
+        elif waited >= self.startup_grace:
+            try:
+                view = self.membership.view()
+            except Exception:  # noqa: BLE001 - stopping
+                return False
+            self._settled = bool(view) and all(
+                entry.get("live") or entry.get("state") in ("down", "left") for entry in view.values())
+        if not self._settled:
+            self._queue.add_after(RESYNC_ALL, 0.2)
+        else:
+            LOG.info("membership settled after %.1fs: announcing", waited)
+        return self._settled
+
+    def _reload_config(self) -> bool:
+        """Parse; adopt only a valid config that keeps every announced IP inside a pool (MetalLB
+        §4.7). True if the config changed."""
+        objects = list(self._nodes.items())
+        for informer in self._config_informers:
+            objects.extend(informer.items())
+        result = parse_config(objects, namespace=self.namespace)
+        errors = [str(e) for e in result.errors]
+        if not errors:
+            orphans = sorted(k for k, a in self._announced.items() if pool_for(result.config, a.ips) is None)
+            if orphans:
+                delay = min(0.5 * (2 ** self._config_retry), 30.0)
+                self._config_retry += 1
+                self.metrics.config_stale.set(1)
+                LOG.warning("new configuration not adopted yet: announced service(s) %s would have IPs "
+                            "outside every pool; keeping the last one, retry in %.1fs", ", ".join(orphans),
+                            delay)
+                self._queue.add_after(CONFIG_KEY, delay)
+                return False
+        self._config_retry = 0
+        logged = self._config_errors
+        self._write_config_state(errors)
+        if errors:
+            self.metrics.config_stale.set(1)
+            if errors != logged:
+                for line in errors:
+                    LOG.error("configuration invalid, keeping the last valid one: %s", line)
+            return False
+        self.metrics.config_stale.set(0)
+        self.metrics.config_loaded.set(1)
+        if self._config is not None and result.config == self._config:
+            return False
+        self._config = result.config
+        LOG.info("configuration loaded: %d pools, %d L2 advertisements", len(result.config.pools),
+                 len(result.config.l2_advertisements))
+        return True
+
+    def _write_config_state(self, errors: list[str]) -> None:
+        if errors == self._config_errors:
+            return
+        try:
+            self._config_status.configuration_state("speaker-%s" % self.node, "speaker", self.node, errors)
+            self._config_errors = errors
+        except Exception as exc:  # noqa: BLE001 - informational; retried on the next config event
+            LOG.debug("ConfigurationState not written: %s", exc)
+
+    def _process(self, batch: list[str]) -> None:
+        """Always a full pass: services sharing an IP are elected together, so one Service's
+        change can move another's announcement; ``elect_all`` is cheap next to any API call."""
+        if CONFIG_KEY in batch or RESYNC_ALL in batch:  # RESYNC_ALL swallows the keys queued with it
+            self._reload_config()
+        if self._config is None:
+            return  # no config yet: nothing happens (MetalLB)
+        nodes = {(n.get("metadata") or {}).get("name"): n for n in self._nodes.items()}
+        members = self._members()
+        results = desired(self._services.items(), self._config, nodes, self._slices.items(), members,
+                          self.node, lb_class=self.lb_class, ignore_exclude_lb=self.ignore_exclude_lb)
+        services = {key: self._services.get(key) for key in results}
+        keys = set(results) | set(self._announced) | set(self._statuses.desired()) | self._own_status_keys()
+        for key in sorted(keys):
+            result = results.get(key) or ServiceL2(key, (), (), SERVICE_DELETED, None)
+            self._apply(result, services.get(key))
+        # One call for the whole node: new IPs get their gratuitous burst, dropped IPs stop being
+        # answered, unchanged IPs are left alone.
+        self.announcer.set_leading(self.leading())
+        self._report_unannounceable(services)
+        self.metrics.updates.inc()
+        self._write_status_file(members)
+
+    def leading(self) -> dict[str, tuple[str, ...]]:
+        """IP -> interfaces this node answers on (() = all), over every Service it announces."""
+        out: dict[str, tuple[str, ...]] = {}
+        for ann in self._announced.values():
+            for ip, names in ann.active:
+                if ip in out and (not out[ip] or not names):
+                    out[ip] = ()
+                else:
+                    out[ip] = tuple(sorted(set(out.get(ip, ())) | set(names)))
+        return out
+
+    def _apply(self, result: ServiceL2, svc: dict | None) -> None:
+        key = result.key
+        prev = self._announced.get(key)
+        if prev is not None and (not result.announce or prev.ips != result.ips):
+            self._withdraw(key, prev, result.reason or "loadBalancerIPChanged")
+            prev = None
+        if not result.announce:
+            self._statuses.set(key, None)
+            return
+        new = Announced(result.ips, result.announce)
+        if new != prev:
+            for ip, _names in prev.active if prev else ():
+                if ip not in dict(new.active):
+                    self.metrics.set_announced(key, ip, False)
+            for ip, _names in new.active:
+                self.metrics.set_announced(key, ip, True)
+            self._announced[key] = new
+            if prev is None and svc is not None:
+                LOG.info("announcing %s (%s) from %s", key, ", ".join(ip for ip, _n in new.active), self.node)
+                self._event(svc, "Normal", "nodeAssigned", "announcing from node %s with protocol %s"
+                            % (go_quote(self.node), go_quote(PROTOCOL)))
+        self._statuses.set(key, result.interfaces)
+
+    def _report_unannounceable(self, services: dict) -> None:
+        """Warning ``announceFailed`` once per (service, IP) whose named interfaces do not exist
+        here; the IP stays registered and is answered as soon as such an interface appears."""
+        failing = set(self.responder.unannounceable()) if self.responder is not None else set()
+        now = {(key, ip) for key, ann in self._announced.items() for ip, _n in ann.active if ip in failing}
+        for key, ip in sorted(now - self._failed):
+            svc = services.get(key)
+            if svc is not None:
+                self._event(svc, "Warning", "announceFailed",
+                            "the interfaces specified by LB IP %s doesn't exist in assigned node %s with "
+                            "protocol %s" % (go_quote(ip), go_quote(self.node), go_quote(PROTOCOL)))
+        self._failed = now
+
+    def _event(self, svc: dict, event_type: str, reason: str, message: str) -> None:
+        if self._event_budget.delay() > 0:
+            self.events_dropped += 1
+            LOG.debug("event %s on %s dropped (rate limit)", reason, (svc.get("metadata") or {}).get("name"))
+            return
+        self._events.record(svc, event_type, reason, message)
+
+    def _withdraw(self, key: str, prev: Announced, reason: str) -> None:
+        LOG.info("withdrawing %s (%s): %s", key, ", ".join(ip for ip, _names in prev.active) or "no IP", reason)
+        for ip, _interfaces in prev.active:
+            self.metrics.set_announced(key, ip, False)
+        del self._announced[key]
+
+    # -- the status file (read by metal.lb.announce) ----------------------------------------
+    def status(self, members: frozenset[str] | None = None) -> dict:
+        """What this node announces and sees, as the ``metal.lb.announce`` module reports it."""
+        ips: dict[str, dict] = {}
+        for key, ann in sorted(self._announced.items()):
+            for ip, interfaces in ann.active:
+                entry = ips.setdefault(ip, {"interfaces": [], "services": []})
+                entry["interfaces"] = sorted(set(entry["interfaces"]) | set(interfaces))
+                entry["services"].append(key)
+        membership: dict = {"enabled": self.membership is not None}
+        if self.membership is not None and not self._leaving:
+            membership["live"] = sorted(members if members is not None else self.membership.live_members())
+            membership["ready"] = bool(self.membership.ready)
+            try:
+                view = self.membership.view()
+                membership["view"] = {name: {k: v for k, v in entry.items() if k != "since"}
+                                      for name, entry in sorted(view.items())}
+            except Exception:  # noqa: BLE001 - stopping
+                membership["view"] = {}
+        responder: dict = {"enabled": self.responder is not None}
+        if self.responder is not None:
+            responder["interfaces"] = self.responder.interfaces()
+            # IPs whose advertisement names interfaces none of which exists here (announceFailed)
+            responder["unannounceable"] = sorted({ip for _key, ip in self._failed})
+        return {"version": STATUS_FILE_VERSION, "node": self.node, "pid": os.getpid(),
+                "namespace": self.namespace, "config_loaded": self._config is not None,
+                "announced": ips, "membership": membership, "responder": responder}
+
+    def _write_status_file(self, members) -> None:
+        if not self.status_file:
+            return
+        content = self.status(members)
+        if content == self._status_file_content:
+            return
+        tmp = "%s.%d.tmp" % (self.status_file, os.getpid())
+        try:
+            os.makedirs(os.path.dirname(os.path.abspath(self.status_file)), exist_ok=True)
+            with open(tmp, "w", encoding="utf-8") as handle:
+                json.dump(dict(content, updated=time.time()), handle, indent=1, sort_keys=True)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, self.status_file)
+            self._status_file_content = content
+        except OSError as exc:
+            if not self._status_file_warned:
+                LOG.warning("status file %s not written: %s", self.status_file, exc)
+                self._status_file_warned = True
+            self._status_file_content = None
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Tests: True once the queue drained and status writes are done."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._idle.is_set() and not len(self._queue) and self._statuses.idle():
+                return True
+            time.sleep(0.02)
+        return False

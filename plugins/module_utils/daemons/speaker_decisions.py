@@ -1,0 +1,90 @@
+# -*- coding: utf-8 -*-
+# Copyright: metal.lb contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# ruff: noqa: UP009 - the Ansible header above is required in plugins/
+"""What this node should announce, per Service, from one snapshot (pure).
+
+MetalLB's per-service filters (§4.1: other loadBalancerClass, ``notLoadBalancer``,
+``noIPAllocated``) are applied here; who announces each IP is decided only by
+``layer2.election.elect_all`` — the same call the planner makes — so services sharing an IP
+are announced from one node. The speaker diffs the result against what it announces.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from ..addresses import canonical_ip
+from ..config.model import Config
+from ..layer2.election import Balancer, elect_all
+from ..service import ServiceFacts
+
+NOT_LOAD_BALANCER = "notLoadBalancer"
+NO_IP_ALLOCATED = "noIPAllocated"
+OTHER_CLASS = "otherLoadBalancerClass"
+
+
+@dataclass(frozen=True)
+class ServiceL2:
+    """The layer-2 outcome of one Service for this node.
+
+    ``announce`` maps each IP this node announces to its allowed interfaces (() = all);
+    ``reason`` is why nothing is announced here (MetalLB's reason of the first IP, or one of
+    the filters above); ``winner`` is the elected node of the first IP, when there is one.
+    """
+
+    key: str
+    ips: tuple[str, ...]
+    announce: tuple[tuple[str, tuple[str, ...]], ...]
+    reason: str | None
+    winner: str | None
+
+    @property
+    def interfaces(self) -> tuple[str, ...]:
+        """All interfaces named for the announced IPs (for ServiceL2Status); () = all."""
+        if not self.announce or any(not names for _ip, names in self.announce):
+            return ()
+        return tuple(sorted({n for _ip, names in self.announce for n in names}))
+
+
+def service_key(obj: Mapping) -> str:
+    meta = obj.get("metadata") or {}
+    return "%s/%s" % (meta.get("namespace"), meta.get("name"))
+
+
+def desired(
+    services: Iterable[Mapping],
+    config: Config,
+    nodes: Mapping[str, Mapping],
+    endpoint_slices: Sequence[Mapping],
+    members: Collection[str] | None,
+    my_node: str,
+    *,
+    lb_class: str = "",
+    ignore_exclude_lb: bool = False,
+) -> dict[str, ServiceL2]:
+    """Every load-balancer Service of the snapshot → what ``my_node`` does for it."""
+    out: dict[str, ServiceL2] = {}
+    balancers = []
+    for svc in services:
+        facts = ServiceFacts(dict(svc))
+        key = facts.key
+        if not facts.handled(lb_class):
+            out[key] = ServiceL2(key, (), (), OTHER_CLASS, None)
+        elif facts.type != "LoadBalancer":
+            out[key] = ServiceL2(key, (), (), NOT_LOAD_BALANCER, None)
+        elif not facts.ingress:
+            out[key] = ServiceL2(key, (), (), NO_IP_ALLOCATED, None)
+        else:
+            balancers.append(Balancer(key, svc, tuple(facts.ingress)))
+    decisions = elect_all(config, balancers, nodes, endpoint_slices, members, my_node,
+                          ignore_exclude_lb=ignore_exclude_lb)
+    for bal in balancers:
+        ips = [canonical_ip(ip) or str(ip) for ip in bal.ips]  # the keys elect_all used
+        announce = tuple((ip, decisions[ip].interfaces) for ip in ips
+                         if ip in decisions and decisions[ip].reason is None)
+        first = decisions.get(ips[0])
+        reason = None if announce else (first.reason if first is not None else None)
+        out[bal.key] = ServiceL2(bal.key, tuple(ips), announce, reason, first.node if first else None)
+    return out

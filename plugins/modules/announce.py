@@ -1,0 +1,306 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: metal.lb contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""metal.lb.announce: what this node's speaker announces, and a gratuitous ARP/NA burst on demand."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: announce
+short_description: Report what a node announces in layer 2 and re-send gratuitous ARP/NA for its IPs
+version_added: 0.1.0
+description:
+  - Runs on a node where the metal.lb speaker (C(metal-lb speaker)) runs, and reports which load balancer
+    IPs this node announces with ARP/NDP, on which interfaces, for which Services, and the speaker's
+    membership view (which speakers it counts as live).
+  - The speaker's own view is read from its status file (O(status_file)), a small JSON document the speaker
+    rewrites whenever what it announces or sees changes; it needs no network access.
+  - With O(api=true) the module also reads the C(ServiceL2Status) objects that name this node from the
+    Kubernetes API (what the cluster believes this node announces), using the usual connection options.
+  - With O(gratuitous=true), asks the running speaker for a fresh gratuitous burst for every IP it announces
+    (ARP request and reply for IPv4, unsolicited Neighbor Advertisement for IPv6, at once and then every
+    1.1 s for 5 s, as on a take-over), for example after maintenance on switches or routers. The speaker
+    sends the frames (it owns the raw sockets); the module signals it with C(SIGUSR1), so it must run as
+    the speaker's user or root (C(become=true)).
+  - In check mode nothing is sent; the module reports which IPs would get a burst.
+author:
+  - metal.lb contributors (@metal-lb)
+requirements:
+  - kubernetes >= 29.0.0 (only with O(api=true))
+extends_documentation_fragment:
+  - metal.lb.kube_auth
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: Reports the IPs that would get a gratuitous burst and sends nothing.
+  diff_mode:
+    support: full
+    details: Shows the IPs a gratuitous burst is (or would be) sent for.
+  platform:
+    platforms: posix
+options:
+  node:
+    description:
+      - The node's name as in its Kubernetes C(Node) object (the speaker's C(--node)).
+      - Defaults to the short host name of the managed node.
+    type: str
+  status_file:
+    description:
+      - The speaker's status file (its C(--status-file)). C({node}) is replaced by O(node).
+    type: path
+    default: /run/metal-lb/speaker-{node}.json
+  gratuitous:
+    description:
+      - Ask the speaker to send a gratuitous ARP/NA burst for every IP this node announces.
+      - Reports C(changed) when there was at least one IP to announce.
+    type: bool
+    default: false
+  api:
+    description:
+      - Also read this node's C(ServiceL2Status) objects from the Kubernetes API (RV(l2_statuses)).
+      - When the status file exists, a failure to reach the API is reported as a warning; without the status
+        file it is an error.
+    type: bool
+    default: false
+notes:
+  - The status file is written by C(metal-lb speaker) only (the default path is the speaker's default); a
+    speaker started with C(--status-file '') cannot be queried or asked for a burst by this module.
+"""
+
+EXAMPLES = r"""
+- name: What does this node announce?
+  metal.lb.announce:
+  register: l2
+
+- name: Show the IPs and the live speakers
+  ansible.builtin.debug:
+    msg: "{{ l2.announced | list }} (live speakers: {{ l2.membership.live | join(', ') }})"
+
+- name: After switch maintenance, re-announce every IP the node leads
+  metal.lb.announce:
+    gratuitous: true
+  become: true
+
+- name: Compare with what the cluster records (ServiceL2Status objects)
+  metal.lb.announce:
+    node: node1
+    api: true
+    kubeconfig: /etc/kubernetes/admin.conf
+  register: l2
+"""
+
+RETURN = r"""
+node:
+  description: The node the report is about.
+  returned: always
+  type: str
+  sample: node1
+speaker_running:
+  description: Whether the speaker that wrote the status file is running now.
+  returned: always
+  type: bool
+  sample: true
+status_file:
+  description: The status file read (after replacing C({node})).
+  returned: always
+  type: str
+  sample: /run/metal-lb/speaker-node1.json
+announced:
+  description:
+    - The IPs this node announces now (from the speaker), keyed by IP. Empty when the speaker is not
+      running or announces nothing.
+  returned: always
+  type: dict
+  sample:
+    198.51.100.10:
+      interfaces: []
+      services: [default/web]
+  contains:
+    interfaces:
+      description: The interfaces the IP is answered on; empty means every eligible interface.
+      type: list
+      elements: str
+    services:
+      description: The Services (C(namespace/name)) that use the IP.
+      type: list
+      elements: str
+membership:
+  description: The speaker's membership view (empty when the status file is missing).
+  returned: always
+  type: dict
+  sample:
+    enabled: true
+    ready: true
+    live: [node1, node2, node3]
+    view:
+      node2: {state: up, incarnation: 1733011200000, live: true}
+  contains:
+    enabled:
+      description: False when the speaker runs without membership (every Node counts as live).
+      type: bool
+    ready:
+      description: Whether the view is settled (a peer's view arrived, or the start-up timeout passed).
+      type: bool
+    live:
+      description: The speakers counted as live, this one included once stable.
+      type: list
+      elements: str
+    view:
+      description: Per speaker, its membership state (C(up), C(down), C(left), C(unknown)), incarnation and
+        whether it is live.
+      type: dict
+responder:
+  description: Whether the speaker answers ARP/NDP, and on which interfaces with which protocol.
+  returned: always
+  type: dict
+  sample:
+    enabled: true
+    interfaces:
+      eth0: {arp: true, ndp: true}
+l2_statuses:
+  description: With O(api=true), this node's C(ServiceL2Status) objects, keyed by Service C(namespace/name).
+  returned: when O(api=true) and the API was read
+  type: dict
+  sample:
+    default/web:
+      name: l2-x7k2p
+      interfaces: []
+gratuitous:
+  description: The IPs a gratuitous burst was requested for (in check mode, would be requested for).
+  returned: always
+  type: list
+  elements: str
+  sample: [198.51.100.10]
+"""
+
+import json
+import os
+import signal
+import socket
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.metal.lb.plugins.module_utils.kube.client import HAS_KUBERNETES, KubeConfigError
+from ansible_collections.metal.lb.plugins.module_utils.kube.module_auth import (
+    api_client_from_params,
+    argument_spec,
+    describe_api_error,
+)
+
+ARGUMENT_SPEC = argument_spec(
+    node=dict(type="str"),
+    status_file=dict(type="path", default="/run/metal-lb/speaker-{node}.json"),
+    gratuitous=dict(type="bool", default=False),
+    api=dict(type="bool", default=False),
+)
+GROUP, VERSION, PLURAL = "metallb.io", "v1beta1", "servicel2statuses"
+NODE_LABEL = "metallb.io/node"
+
+
+def read_status(path: str) -> dict | None:
+    """The speaker's status file, None when absent. ValueError for a file that is not its JSON."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise ValueError("status file %s cannot be read: %s" % (path, exc)) from None
+    if not isinstance(data, dict) or not isinstance(data.get("announced"), dict):
+        raise ValueError("status file %s is not a metal-lb speaker status file" % path)
+    return data
+
+
+def speaker_running(pid) -> bool:
+    """The PID is alive and is a metal-lb speaker (a recycled PID is never signalled)."""
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as handle:
+            argv = handle.read().split(b"\0")
+    except OSError:
+        return False
+    return b"speaker" in argv and any(b"metal-lb" in arg or b"metal_lb" in arg for arg in argv)
+
+
+def l2_statuses(params: dict, node: str) -> dict:
+    from kubernetes import client as k8s_client
+
+    api = api_client_from_params(params)
+    try:
+        custom = k8s_client.CustomObjectsApi(api)
+        resp = custom.list_namespaced_custom_object(GROUP, VERSION, params["namespace"], PLURAL,
+                                                    label_selector="%s=%s" % (NODE_LABEL, node),
+                                                    _preload_content=False)
+        items = json.loads(resp.data).get("items") or []
+    finally:
+        api.close()
+    out = {}
+    for obj in items:
+        status = obj.get("status") or {}
+        key = "%s/%s" % (status.get("serviceNamespace"), status.get("serviceName"))
+        out[key] = {"name": (obj.get("metadata") or {}).get("name"),
+                    "interfaces": [i.get("name") for i in status.get("interfaces") or () if isinstance(i, dict)]}
+    return out
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    params = module.params
+    node = params["node"] or socket.gethostname().split(".")[0]
+    path = params["status_file"].replace("{node}", node)
+    try:
+        status = read_status(path)
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
+    running = status is not None and speaker_running(status.get("pid"))
+    result: dict = {
+        "changed": False,
+        "node": node,
+        "status_file": path,
+        "speaker_running": running,
+        "announced": status["announced"] if running else {},
+        "membership": (status or {}).get("membership") or {},
+        "responder": (status or {}).get("responder") or {},
+        "gratuitous": [],
+    }
+    if status is not None and status.get("node") not in (None, node):
+        module.fail_json(msg="status file %s belongs to node %r, not %r" % (path, status.get("node"), node),
+                         **result)
+    if params["api"]:
+        try:
+            if not HAS_KUBERNETES:
+                raise ImportError(missing_required_lib("kubernetes"))
+            result["l2_statuses"] = l2_statuses(params, node)
+        except (ImportError, KubeConfigError) as exc:
+            if status is None:
+                module.fail_json(msg=str(exc), **result)
+            module.warn("ServiceL2Status objects not read: %s" % exc)
+        except Exception as exc:  # noqa: BLE001 - API errors become one message
+            if status is None:
+                module.fail_json(msg="reading ServiceL2Status objects: %s" % describe_api_error(exc), **result)
+            module.warn("ServiceL2Status objects not read: %s" % describe_api_error(exc))
+    if status is None and not params["api"]:
+        module.warn("no speaker status file %s: is the metal.lb speaker running on %s?" % (path, node))
+    if params["gratuitous"]:
+        if not running:
+            module.fail_json(msg="gratuitous: no running metal-lb speaker for node %s (status file %s)"
+                             % (node, path), **result)
+        ips = sorted(result["announced"])
+        result["gratuitous"] = ips
+        result["changed"] = bool(ips)
+        if ips and module._diff:
+            result["diff"] = {"before": "", "after": "gratuitous ARP/NA burst for %s\n" % ", ".join(ips)}
+        if ips and not module.check_mode:
+            try:
+                os.kill(status["pid"], signal.SIGUSR1)
+            except OSError as exc:
+                module.fail_json(msg="gratuitous: cannot signal the speaker (pid %s): %s"
+                                 % (status["pid"], exc.strerror or exc), **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

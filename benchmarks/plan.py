@@ -23,9 +23,12 @@ import argparse
 import gc
 import importlib
 import json
+import os
 import resource
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 PKG = "ansible_collections.metal.lb.plugins.module_utils"
@@ -102,30 +105,48 @@ def summary(result: dict) -> dict:
             "errors": len(result["errors"])}
 
 
-def run_fresh(n: int) -> dict:
-    objects = pools() + [service(i) for i in range(n)]
-    seconds, result = timed_plan(objects)
-    return dict(summary(result), seconds=seconds, cpu_seconds=CPU_SECONDS, peak_rss_mb=rss_mb())
+def key_of(svc: dict) -> str:
+    return "%s/%s" % (svc["metadata"]["namespace"], svc["metadata"]["name"])
 
 
-def run_replan(n: int) -> dict:
-    """Plan once (untimed), write the result back as the controller would, re-plan (timed)."""
+def run_fresh(n: int, save: str = "") -> dict:
     services = [service(i) for i in range(n)]
-    _, first = timed_plan(pools() + services)
-    for svc in services:
-        got = first["services"]["%s/%s" % (svc["metadata"]["namespace"], svc["metadata"]["name"])]
-        if got["ips"]:
-            svc["status"] = {"loadBalancer": {"ingress": [{"ip": ip} for ip in got["ips"]]}}
-            svc["metadata"]["annotations"]["metallb.io/ip-allocated-from-pool"] = got["pool"]
-    del first, got
+    seconds, result = timed_plan(pools() + services)
+    out = dict(summary(result), seconds=seconds, cpu_seconds=CPU_SECONDS, peak_rss_mb=rss_mb())
+    if save:  # what the controller would write, for the re-plan run
+        with open(save, "w", encoding="utf-8") as handle:
+            json.dump([[result["services"][key_of(s)]["ips"], result["services"][key_of(s)]["pool"]]
+                       for s in services], handle)
+    return out
+
+
+def run_replan(n: int, state: str = "") -> dict:
+    """The Services as the controller left them after a fresh plan (status + pool annotation), re-planned.
+    ``state``: saved by the fresh run of the same size; without it the fresh plan runs here first (untimed,
+    but then part of this process's peak RSS)."""
+    services = [service(i) for i in range(n)]
+    if state:
+        with open(state, encoding="utf-8") as handle:
+            written = json.load(handle)
+    else:
+        _, first = timed_plan(pools() + services)
+        written = [[first["services"][key_of(s)]["ips"], first["services"][key_of(s)]["pool"]] for s in services]
+        del first
+    for svc, (ips, pool_name) in zip(services, written):
+        if ips:
+            svc["status"] = {"loadBalancer": {"ingress": [{"ip": ip} for ip in ips]}}
+            svc["metadata"]["annotations"]["metallb.io/ip-allocated-from-pool"] = pool_name
+    del written
     gc.collect()
     seconds, result = timed_plan(pools() + services)
     return dict(summary(result), seconds=seconds, cpu_seconds=CPU_SECONDS, peak_rss_mb=rss_mb())
 
 
-def child(kind: str, n: int) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--run", kind, "--services", str(n)],
-                         check=True, capture_output=True, text=True).stdout
+def child(kind: str, n: int, state: str = "") -> dict:
+    argv = [sys.executable, __file__, "--run", kind, "--services", str(n)]
+    if state:
+        argv += ["--state", state]
+    out = subprocess.run(argv, check=True, capture_output=True, text=True).stdout
     return json.loads(out)
 
 
@@ -135,9 +156,10 @@ def main() -> int:
     parser.add_argument("--replan", type=int, default=100_000, help="size of the re-plan workload (0: skip)")
     parser.add_argument("--run", choices=["fresh", "replan"], help=argparse.SUPPRESS)
     parser.add_argument("--services", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--state", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run:
-        print(json.dumps((run_fresh if args.run == "fresh" else run_replan)(args.services)))
+        print(json.dumps((run_fresh if args.run == "fresh" else run_replan)(args.services, args.state)))
         return 0
 
     runs = [("fresh", int(n)) for n in args.sizes.split(",") if n.strip()]
@@ -146,8 +168,14 @@ def main() -> int:
     print("%-16s %9s %9s %12s %9s %8s %8s" % ("workload", "seconds", "CPU s", "peak RSS MB", "assigned", "pending",
                                              "changed"))
     missed = []
+    tmp = tempfile.mkdtemp(prefix="metal-lb-bench-")
+    saved: dict[int, str] = {}
     for kind, n in runs:
-        res = child(kind, n)
+        if kind == "fresh" and n == args.replan:
+            saved[n] = os.path.join(tmp, "written-%d.json" % n)
+            res = child(kind, n, saved[n])
+        else:
+            res = child(kind, n, saved.get(n, "") if kind == "replan" else "")
         name = "%s-%d" % (kind, n)
         print("%-16s %9.3f %9.3f %12.1f %9d %8d %8d" % (name, res["seconds"], res["cpu_seconds"], res["peak_rss_mb"],
                                                           res["assigned"], res["pending"], res["changed"]))
@@ -157,6 +185,7 @@ def main() -> int:
             missed.append("%s: peak RSS %.0f MB > %.0f MB" % (name, res["peak_rss_mb"], RSS_TARGET_MB))
         if kind == "replan" and res["changed"]:
             missed.append("%s: %d services changed on re-plan (expected none)" % (name, res["changed"]))
+    shutil.rmtree(tmp, ignore_errors=True)
     print("targets: " + ("all met" if not missed else "MISSED: " + "; ".join(missed)))
     return 1 if missed else 0
 

@@ -115,7 +115,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    from .config.legacy import convert_configmap
+    from .config.legacy import LegacyConfigError, convert_configmap
 
     import yaml
 
@@ -123,7 +123,11 @@ def cmd_convert(args: argparse.Namespace) -> int:
     maps = [o for o in objects if o.get("kind") == "ConfigMap"] or objects
     converted = []
     for obj in maps:
-        converted.extend(convert_configmap(obj, namespace=args.namespace))
+        try:
+            converted.extend(convert_configmap(obj, namespace=args.namespace))
+        except LegacyConfigError as exc:
+            err("metal-lb convert: %s" % exc)
+            return 1
     out(yaml.safe_dump_all(converted, sort_keys=False, default_flow_style=False), end="")
     return 0
 

@@ -158,7 +158,11 @@ from ansible_collections.metal.lb.plugins.module_utils.kube.module_auth import (
     describe_api_error,
 )
 from ansible_collections.metal.lb.plugins.module_utils.kube.snapshot import cluster_objects
-from ansible_collections.metal.lb.plugins.module_utils.kube.writer import EventRecorder, ServiceWriter
+from ansible_collections.metal.lb.plugins.module_utils.kube.writer import (
+    EventRecorder,
+    ServiceWriter,
+    StaleDecision,
+)
 
 ARGUMENT_SPEC = argument_spec(lb_class=dict(type="str", default=""))
 COMPONENT = "metallb-controller"
@@ -166,26 +170,6 @@ INSTANCE = "metal.lb.assign"
 # A pass is decided again from a fresh read when a Service changed under it; a running controller
 # settles within a few passes, so running out of them means something keeps rewriting Services.
 MAX_PASSES = 5
-
-
-class StaleDecision(Exception):
-    """A Service changed after the snapshot this pass decided from (the API answered 409)."""
-
-    def __init__(self, namespace: str, name: str) -> None:
-        super().__init__("%s/%s" % (namespace, name))
-
-
-class PassWriter(ServiceWriter):
-    """The controller's ServiceWriter, but a 409 stops the pass instead of re-applying the decision.
-
-    The daemon is the only writer (it holds the Lease), so re-applying is right there. Beside a
-    running controller the conflicting write may be the controller's own assignment, and re-applying
-    a decision made from an older snapshot could give one IP to two Services; so the task reads the
-    cluster again and decides again, with the same code.
-    """
-
-    def _read(self, namespace: str, name: str) -> dict | None:
-        raise StaleDecision(namespace, name)
 
 
 def decide(objects: list[dict], namespace: str, lb_class: str) -> dict:
@@ -282,7 +266,7 @@ class Assign:
             return dict(changed=bool(entries), changed_services=entries, pending=decision["pending"],
                         config_errors=[], passes=1)
         core = k8s_client.CoreV1Api(self.api_client)
-        writer = PassWriter(core, retries=1)
+        writer = ServiceWriter(core, retries=1, reapply_on_conflict=False)
         recorder = EventRecorder(core, COMPONENT, INSTANCE, background=False)
         written: dict = {}
         passes = 0

@@ -73,6 +73,10 @@ class Controller:
             self._informer(plural, custom.list_namespaced_custom_object, "", "", self._on_config,
                            args=(GROUP, VERSION, namespace, plural))
             for plural in CONFIG_PLURALS
+        ] + [
+            # Peers are validated with the rest of the configuration (ConfigurationState reports them).
+            self._informer("bgppeers", custom.list_namespaced_custom_object, "", "", self._on_config,
+                           args=(GROUP, "v1beta2", namespace, "bgppeers")),
         ]
         self._elector = LeaseElector(
             k8s_client.CoordinationV1Api(api_client), namespace, lease_name, self.identity,

@@ -136,6 +136,9 @@ class Speaker:
         self._config_status = StatusObjects(custom, namespace)
         self._config = None
         self._config_errors: list[str] | None = None
+        self._config_state_lock = threading.Lock()
+        self._config_state_wanted: list[str] | None = None
+        self._config_state_event = threading.Event()
         self._config_retry = 0
         self._announced: dict[str, Announced] = {}
         self._failed: set[tuple[str, str]] = set()  # (service, ip) whose interfaces are missing here
@@ -248,6 +251,7 @@ class Speaker:
     # -- lifecycle -----------------------------------------------------------------------------
     def run(self) -> None:
         self._statuses.start()
+        threading.Thread(target=self._config_state_loop, name="configstate", daemon=True).start()
         for informer in self._informers:
             informer.start()
         for informer in self._informers:
@@ -383,13 +387,36 @@ class Speaker:
         return True
 
     def _write_config_state(self, errors: list[str]) -> None:
+        """ConfigurationState ``speaker-<node>``, written off the worker thread: a black-holed API
+        must never delay an election."""
         if errors == self._config_errors:
             return
-        try:
-            self._config_status.configuration_state("speaker-%s" % self.node, "speaker", self.node, errors)
-            self._config_errors = errors
-        except Exception as exc:  # noqa: BLE001 - informational; retried on the next config event
-            LOG.debug("ConfigurationState not written: %s", exc)
+        self._config_errors = errors
+        with self._config_state_lock:
+            self._config_state_wanted = list(errors)
+        self._config_state_event.set()
+
+    def _config_state_loop(self) -> None:
+        delay = 0.5
+        while not self._stop.is_set():
+            self._config_state_event.wait(1.0)
+            with self._config_state_lock:
+                errors, self._config_state_wanted = self._config_state_wanted, None
+                self._config_state_event.clear()
+            if errors is None:
+                continue
+            try:
+                self._config_status.configuration_state("speaker-%s" % self.node, "speaker", self.node, errors)
+                delay = 0.5
+            except Exception as exc:  # noqa: BLE001 - informational; retried with backoff
+                LOG.debug("ConfigurationState not written (%s); retry in %.1fs", exc, delay)
+                with self._config_state_lock:
+                    if self._config_state_wanted is None:
+                        self._config_state_wanted = errors
+                if self._stop.wait(delay):
+                    return
+                delay = min(delay * 2, 30.0)
+                self._config_state_event.set()
 
     def _process(self, batch: list[str]) -> None:
         """Always a full pass: services sharing an IP are elected together, so one Service's

@@ -40,6 +40,7 @@ NODE_LABEL = "metallb.io/node"
 NAME_LABEL = "metallb.io/service-name"
 NAMESPACE_LABEL = "metallb.io/service-namespace"
 MERGE_PATCH = "application/merge-patch+json"
+REQUEST_TIMEOUT = 10  # seconds: a black-holed API must not hold the writer forever
 _ABSENT = object()
 
 
@@ -221,14 +222,16 @@ class L2StatusWriter:
         ns, name = key.split("/", 1)
         selector = "%s=%s,%s=%s" % (NAMESPACE_LABEL, ns, NAME_LABEL, name)
         resp = self._api.list_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL,
-                                                       label_selector=selector, _preload_content=False)
+                                                       label_selector=selector, _preload_content=False,
+                                                       _request_timeout=REQUEST_TIMEOUT)
         return json.loads(resp.data).get("items") or []
 
     def _delete(self, obj: dict) -> None:
         self._pace()
         try:
             self._api.delete_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL,
-                                                      obj["metadata"]["name"], _preload_content=False)
+                                                      obj["metadata"]["name"], _preload_content=False,
+                                                      _request_timeout=REQUEST_TIMEOUT)
             self.writes += 1
         except ApiException as exc:
             if exc.status != 404:
@@ -258,7 +261,8 @@ class L2StatusWriter:
                                  "labels": {NODE_LABEL: self.node, NAME_LABEL: name, NAMESPACE_LABEL: ns}}}
             self._pace()
             keep = json.loads(self._api.create_namespaced_custom_object(
-                GROUP, VERSION, self.namespace, PLURAL, body, _preload_content=False).data)
+                GROUP, VERSION, self.namespace, PLURAL, body, _preload_content=False,
+                _request_timeout=REQUEST_TIMEOUT).data)
             self.writes += 1
         if (keep.get("status") or {}) != want:
             self._pace()
@@ -266,5 +270,5 @@ class L2StatusWriter:
             patch = {"status": dict(want, interfaces=want.get("interfaces"))}
             self._api.patch_namespaced_custom_object_status(
                 GROUP, VERSION, self.namespace, PLURAL, keep["metadata"]["name"], patch,
-                _content_type=MERGE_PATCH, _preload_content=False)
+                _content_type=MERGE_PATCH, _preload_content=False, _request_timeout=REQUEST_TIMEOUT)
             self.writes += 1

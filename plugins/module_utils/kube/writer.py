@@ -45,12 +45,26 @@ def current_pool(svc: dict) -> str | None:
     return ((svc.get("metadata") or {}).get("annotations") or {}).get(POOL_ANNOTATION)
 
 
-class ServiceWriter:
-    """Brings a Service's ingress and pool annotation to the decided values."""
+class StaleDecision(Exception):
+    """A Service changed after the snapshot a decision was made from (the API answered 409)."""
 
-    def __init__(self, core_api, retries: int = 5) -> None:
+    def __init__(self, namespace: str, name: str) -> None:
+        super().__init__("%s/%s" % (namespace, name))
+
+
+class ServiceWriter:
+    """Brings a Service's ingress and pool annotation to the decided values.
+
+    On a 409 the daemon (the only writer: it holds the Lease) re-reads and re-applies its
+    decision. ``reapply_on_conflict=False`` raises StaleDecision instead, for writers beside a
+    running controller (the assign module): the conflicting write may be the controller's own
+    assignment, and re-applying a decision from an older snapshot could give one IP twice.
+    """
+
+    def __init__(self, core_api, retries: int = 5, reapply_on_conflict: bool = True) -> None:
         self._api = core_api
         self._retries = retries
+        self._reapply = reapply_on_conflict
         self.writes = 0
         self.conflicts = 0
 
@@ -91,6 +105,8 @@ class ServiceWriter:
                 if exc.status != 409:
                     raise
                 self.conflicts += 1
+                if not self._reapply:
+                    raise StaleDecision(namespace, name) from exc
                 fresh = self._read(namespace, name)
                 if fresh is None:
                     return None

@@ -62,7 +62,7 @@ class FakeCore:
 
 def test_a_conflict_stops_the_pass_instead_of_re_applying_the_decision():
     core = FakeCore()
-    writer = assign_module.PassWriter(core, retries=1)
+    writer = assign_module.ServiceWriter(core, retries=1, reapply_on_conflict=False)
     with pytest.raises(assign_module.StaleDecision) as stale:
         writer.write(service("web", [], "2026-01-01T00:00:01Z"), ["198.51.100.10"], "p")
     assert str(stale.value) == "default/web"

@@ -131,8 +131,6 @@ def test_invalid_hold_time_in_configmap_is_a_config_error():
         convert_configmap(cm)
 
 
-@pytest.mark.xfail(strict=True, reason="cli.cmd_convert does not catch LegacyConfigError (traceback); "
-                   "reported to the owner of cli.py")
 def test_convert_cli_reports_invalid_configmap_without_traceback(tmp_path, capsys):
     cm = configmap("peers:\n- {my-asn: 1, peer-asn: 2, peer-address: 203.0.113.1, hold-time: 1s}\n")
     code, _, err = run_convert(tmp_path, capsys, cm)

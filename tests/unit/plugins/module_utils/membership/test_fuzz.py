@@ -88,7 +88,8 @@ def hostile_messages(draw, sim: Sim):
     """Messages with valid MACs but arbitrary content: incarnations, seqs, subjects, entries."""
     def incarnation():
         real = [d.incarnation for d in sim.nodes.values()]
-        return draw(st.one_of(st.sampled_from(real), st.sampled_from([min(r + 1, 2**64 - 1) for r in real]),  # the wire holds a u64
+        above = [min(r + 1, 2**64 - 1) for r in real]  # the wire holds a u64
+        return draw(st.one_of(st.sampled_from(real), st.sampled_from(above),
                               st.integers(0, 2**64 - 1)))
 
     kind = draw(st.sampled_from(list(M.Kind)))

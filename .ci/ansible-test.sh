@@ -30,6 +30,8 @@ else
     tar --exclude=./.venv --exclude=./build --exclude=./.git --exclude=./tests/output \
         --exclude=__pycache__ --exclude=.pytest_cache --exclude=.hypothesis -cf - . | tar -xf - -C "$copy"
 fi
+# ansible-test writes tests/output inside the copy; the copy's .gitignore keeps it out of the file list.
+cp "$root/.gitignore" "$copy/.gitignore"
 # An empty repository of its own, so ansible-test lists the copy's files (git ls-files --others)
 # instead of walking up to this checkout's .git, where build/ is ignored.
 git -C "$copy" init -q .

@@ -54,8 +54,7 @@ def missing_requirements(tools=REQUIRED_TOOLS) -> str | None:
     if missing:
         return (
             "the lab needs %s (run `make deps` as root: "
-            "apt-get install -y arping ndisc6 tcpdump iproute2 nftables curl)"
-            % ", ".join(missing)
+            "apt-get install -y arping ndisc6 tcpdump iproute2 nftables curl)" % ", ".join(missing)
         )
     probe = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, timeout=10, check=False)
     if probe.returncode != 0:
@@ -140,6 +139,7 @@ class Lab:
     namespaces: list[str] = field(default_factory=list)
     processes: list[subprocess.Popen] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)  # files/directories make lab-down removes too
+    state_dir: str = STATE_DIR
 
     def __enter__(self) -> Lab:
         try:
@@ -261,7 +261,7 @@ class Lab:
 
     @property
     def state_path(self) -> str:
-        return os.path.join(STATE_DIR, self.prefix + ".json")
+        return os.path.join(self.state_dir, self.prefix + ".json")
 
     def save_state(self) -> None:
         """Record namespaces and live PIDs (with start times, so a recycled PID is never killed)."""
@@ -270,7 +270,7 @@ class Lab:
         procs = [
             {"pid": p.pid, "start": process_start_time(p.pid)} for p in self.processes if p.poll() is None
         ]
-        os.makedirs(STATE_DIR, mode=0o700, exist_ok=True)
+        os.makedirs(self.state_dir, mode=0o700, exist_ok=True)
         tmp = self.state_path + ".tmp"
         with open(tmp, "w") as fh:
             json.dump(
@@ -310,17 +310,17 @@ def process_start_time(pid: int) -> int | None:
         return None
 
 
-def remove_recorded_labs(force: bool = False) -> tuple[list[str], list[str]]:
+def remove_recorded_labs(force: bool = False, state_dir: str = STATE_DIR) -> tuple[list[str], list[str]]:
     """``make lab-down``: kill the recorded processes (only if PID and start time still match)
     and delete the recorded namespaces and paths of every lab state file whose owner (the
     process that built it) is gone — a lab whose owner still runs (a test session) is left alone
     unless ``force``. Returns (what was removed, labs skipped because their owner runs)."""
     removed: list[str] = []
     skipped: list[str] = []
-    if not os.path.isdir(STATE_DIR):
+    if not os.path.isdir(state_dir):
         return removed
-    for name in sorted(os.listdir(STATE_DIR)):
-        path = os.path.join(STATE_DIR, name)
+    for name in sorted(os.listdir(state_dir)):
+        path = os.path.join(state_dir, name)
         if not name.startswith("mlb-") or not name.endswith(".json"):
             continue
         try:

@@ -99,7 +99,7 @@ def parse_entry(entry: str) -> Segment:
                        cidrs=tuple(str(c) for c in cidrs), widest_prefix=min(c.prefixlen for c in cidrs))
     if "/" not in entry or entry != entry.strip():
         raise ValueError('invalid CIDR "%s"' % entry)
-    address, _, prefix = entry.partition("/")
+    address, _unused, prefix = entry.partition("/")
     if not prefix.isdigit() or (len(prefix) > 1 and prefix[0] == "0"):
         raise ValueError('invalid CIDR "%s"' % entry)
     try:
@@ -206,4 +206,3 @@ def cidrs_to_ranges(cidrs: Sequence[str]) -> list[str]:
         else:
             merged.append([seg.family, seg.first, seg.last])
     return ["%s-%s" % (format_ip(f, a), format_ip(f, b)) for f, a, b in merged]
-

@@ -108,9 +108,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
             out(str(error))
         return 1
     config = result.config
-    out("configuration valid: %d pools, %d L2 advertisements, %d BGP advertisements, %d BGP peers"
-          % (len(config.pools), len(config.l2_advertisements), len(config.bgp_advertisements),
-             len(config.peers)))
+    counts = (len(config.pools), len(config.l2_advertisements), len(config.bgp_advertisements), len(config.peers))
+    out("configuration valid: %d pools, %d L2 advertisements, %d BGP advertisements, %d BGP peers" % counts)
     return 0
 
 

@@ -96,9 +96,9 @@ def _requirement(item: tuple[str, str, tuple[str, ...]]) -> str:
 
 def selector_text(sel: LabelSelector) -> str:
     """Kubernetes' selector string (``a=b,c in (x,y)``), as MetalLB prints it in messages."""
-    parts = [(k, "%s=%s" % (k, v)) for k, v in sel.match_labels] + [(e[0], _requirement(e))
-                                                                      for e in sel.match_expressions]
-    return ",".join(text for _, text in sorted(parts))
+    parts = [(k, "%s=%s" % (k, v)) for k, v in sel.match_labels]
+    parts += [(e[0], _requirement(e)) for e in sel.match_expressions]
+    return ",".join(text for _unused, text in sorted(parts))
 
 
 def selector_matches(sel: LabelSelector, labels: Mapping[str, str]) -> bool:

@@ -29,15 +29,18 @@ _EMPTY: dict = {}
 _PORT_SETS: dict[tuple, tuple] = {}  # equal port lists share one tuple (memory at 100k Services)
 
 
-def _mapping(value, empty=_EMPTY):
-    """``value`` if it is a dict (a list when ``empty`` is a tuple), else ``empty``: hostile input never raises."""
-    if type(empty) is tuple:
-        return value if type(value) is list else empty
-    return value if type(value) is dict else empty
+def _mapping(value, empty=None):
+    """``value`` if it is a dict (a list when ``empty`` is a tuple), else ``empty`` (default: an empty
+    read-only mapping): hostile input never raises."""
+    if empty is None:
+        empty = _EMPTY
+    if isinstance(empty, tuple):
+        return value if isinstance(value, list) else empty
+    return value if isinstance(value, dict) else empty
 
 
 def _text(value) -> str:
-    if type(value) is str:
+    if isinstance(value, str):
         return value
     return "" if value is None else str(value)
 
@@ -47,7 +50,7 @@ def _first_as_text(item: tuple) -> str:
 
 
 def _port_number(value) -> int:
-    if type(value) is int:
+    if isinstance(value, int) and not isinstance(value, bool):
         return value
     try:
         return int(value)
@@ -57,9 +60,10 @@ def _port_number(value) -> int:
 
 def _ports(raw) -> tuple:
     """[(protocol, port)] of ``spec.ports`` as a shared tuple; junk entries are skipped, junk ports are 0."""
-    if type(raw) is not list:
+    if not isinstance(raw, list):
         return ()
-    got = tuple((_text(p.get("protocol")) or "TCP", _port_number(p.get("port") or 0)) for p in raw if type(p) is dict)
+    got = tuple((_text(p.get("protocol")) or "TCP", _port_number(p.get("port") or 0))
+                for p in raw if isinstance(p, dict))
     known = _PORT_SETS.get(got)
     if known is not None:
         return known
@@ -77,7 +81,7 @@ def annotation(annotations: dict, name: str) -> str:
     value = annotations.get(STABLE + name)
     if value is None:
         value = annotations.get(DEPRECATED + name) or ""
-    return value if type(value) is str else str(value)
+    return value if isinstance(value, str) else str(value)
 
 
 def family_of(ips: list[str]) -> int:
@@ -117,15 +121,15 @@ class ServiceFacts:
         self.annotations = _mapping(meta.get("annotations"))
         self.labels = _mapping(meta.get("labels"))
         cluster_ips = spec.get("clusterIPs")
-        if not cluster_ips or type(cluster_ips) is not list:
+        if not cluster_ips or not isinstance(cluster_ips, list):
             single = spec.get("clusterIP")
-            cluster_ips = [single] if single and type(single) is str else []
-        elif not all(type(ip) is str for ip in cluster_ips):
-            cluster_ips = [ip for ip in cluster_ips if type(ip) is str]
+            cluster_ips = [single] if single and isinstance(single, str) else []
+        elif not all(isinstance(ip, str) for ip in cluster_ips):
+            cluster_ips = [ip for ip in cluster_ips if isinstance(ip, str)]
         self.cluster_ips = cluster_ips  # the Service's own list when clean: never mutated
         self.policy = _text(spec.get("ipFamilyPolicy")) or SINGLE_STACK
         families = spec.get("ipFamilies")
-        self.primary_family = IPV6 if type(families) is list and families and families[0] == "IPv6" else IPV4
+        self.primary_family = IPV6 if isinstance(families, list) and families and families[0] == "IPv6" else IPV4
         self.ports = _ports(spec.get("ports"))
         self.sharing_key = self._sharing_key()
         if spec.get("externalTrafficPolicy") == "Local":
@@ -134,8 +138,8 @@ class ServiceFacts:
         else:
             self.backend_key = ""
         status = _mapping(_mapping(_mapping(obj.get("status")).get("loadBalancer")).get("ingress"), ())
-        self.ingress = [entry["ip"] if type(entry["ip"]) is str else str(entry["ip"])
-                        for entry in status if type(entry) is dict and entry.get("ip")]
+        self.ingress = [entry["ip"] if isinstance(entry["ip"], str) else str(entry["ip"])
+                        for entry in status if isinstance(entry, dict) and entry.get("ip")]
         self.pool_annotation = self.annotations.get(POOL_ANNOTATION)
 
     def _sharing_key(self) -> str:
@@ -180,4 +184,4 @@ class ServiceFacts:
         return [format_ip(*parsed)], parsed[0]
 
     def deprecated_annotations(self) -> list[str]:
-        return sorted(k for k in self.annotations if type(k) is str and k.startswith("metallb.universe.tf"))
+        return sorted(k for k in self.annotations if isinstance(k, str) and k.startswith("metallb.universe.tf"))

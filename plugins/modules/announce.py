@@ -195,7 +195,9 @@ ARGUMENT_SPEC = argument_spec(
     gratuitous=dict(type="bool", default=False),
     api=dict(type="bool", default=False),
 )
-GROUP, VERSION, PLURAL = "metallb.io", "v1beta1", "servicel2statuses"
+GROUP = "metallb.io"
+VERSION = "v1beta1"
+PLURAL = "servicel2statuses"
 NODE_LABEL = "metallb.io/node"
 
 

@@ -133,7 +133,7 @@ class Allocator:
             for seg in new_map.covering(key):
                 seg.taken(key)
             fam = family_of(key)
-            names = {a.pool for a in entry.users.values()} if type(entry) is IPUse else (entry.pool,)
+            names = {a.pool for a in entry.users.values()} if isinstance(entry, IPUse) else (entry.pool,)
             for name in names:
                 states[name].assigned[fam] += 1
         for ps in states.values():
@@ -497,7 +497,7 @@ class Allocator:
             if ps is not None:
                 ps.assigned[fam] += 1
             return
-        if type(entry) is not IPUse:  # second user: promote to a shared record
+        if not isinstance(entry, IPUse):  # second user: promote to a shared record
             entry = IPUse(entry)
             self._ips[key] = entry
         if entry.sharing != alloc.sharing or entry.backend != alloc.backend:
@@ -535,7 +535,7 @@ class Allocator:
         fam = family_of(key)
         entry = self._ips[key]
         sharing_index = self._sharing
-        if type(entry) is not IPUse:  # sole user leaves: the address is free
+        if not isinstance(entry, IPUse):  # sole user leaves: the address is free
             del self._ips[key]
             if entry.sharing:
                 for port in entry.ports:

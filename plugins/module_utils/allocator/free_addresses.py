@@ -193,7 +193,7 @@ class AddressMap:
             points.add(seg.first)
             points.add(seg.last + 1)
         self.bounds = sorted(points)
-        covers: list[list[SegmentState]] = [[] for _ in self.bounds]
+        covers: list[list[SegmentState]] = [[] for _unused in self.bounds]
         for seg in segments:
             i = bisect_right(self.bounds, seg.first) - 1
             while i < len(self.bounds) and self.bounds[i] <= seg.last:

@@ -22,7 +22,7 @@ carrying that one key (a handful in practice), never in the number of addresses 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Union
 
 from .messages import AllocationError, go_quote
 
@@ -59,11 +59,11 @@ class IPUse:
         self.ports: dict[Port, Any] = dict.fromkeys(sole.ports, sole.svc)  # (proto, port) -> service key
 
 
-Entry = Allocation | IPUse  # what the address map holds for an address in use
+Entry = Union[Allocation, IPUse]  # what the address map holds for an address in use
 
 
 def port_owner(entry: Entry, port: Port) -> Any:
-    if type(entry) is IPUse:
+    if isinstance(entry, IPUse):
         return entry.ports.get(port)
     return entry.svc if port in entry.ports else None
 
@@ -74,7 +74,7 @@ def sharing_ok(entry: Entry, sharing: str, backend: str) -> bool:
 
 
 def _others(entry: Entry, svc_key: Any) -> list:
-    if type(entry) is IPUse:
+    if isinstance(entry, IPUse):
         return [s for s in entry.users if s != svc_key]
     return [entry.svc] if entry.svc != svc_key else []
 
@@ -83,7 +83,7 @@ def check_sharing(
     entry: Entry, svc_key: Any, ip_text: str, ports: Sequence[Port], sharing: str, backend: str
 ) -> None:
     """Raise AllocationError with MetalLB's text if ``svc_key`` may not use this address."""
-    if type(entry) is not IPUse and entry.svc == svc_key:
+    if not isinstance(entry, IPUse) and entry.svc == svc_key:
         return  # the requester is the only user: it may change anything in place
     if not sharing_ok(entry, sharing, backend):
         others = _others(entry, svc_key)
@@ -101,7 +101,7 @@ def check_sharing(
 
 def passes_sharing(entry: Entry, svc_key: Any, ports: Sequence[Port], sharing: str, backend: str) -> bool:
     """``check_sharing`` as a predicate (no message built: used while searching)."""
-    if type(entry) is not IPUse and entry.svc == svc_key:
+    if not isinstance(entry, IPUse) and entry.svc == svc_key:
         return True
     if not sharing_ok(entry, sharing, backend) and _others(entry, svc_key):
         return False

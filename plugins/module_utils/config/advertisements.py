@@ -19,7 +19,7 @@ def _selectors(f: Fields, name: str):
     try:
         return parse_selectors(f.spec.get(name), "spec.%s" % name)
     except ValueError as exc:
-        field, _, message = str(exc).partition(": ")
+        field, _unused, message = str(exc).partition(": ")
         raise f.error(field, message) from exc
 
 
@@ -52,7 +52,7 @@ def l2_from_cr(obj: dict, pools: Mapping[str, Pool]) -> L2Advertisement:
         try:
             preferred.append((weight, parse_selector(item.get("preference") or {}, where + ".preference")))
         except ValueError as exc:
-            field, _, message = str(exc).partition(": ")
+            field, _unused, message = str(exc).partition(": ")
             raise f.error(field, message) from exc
     return L2Advertisement(name=f.name, pools=target, node_selectors=nodes, interfaces=tuple(interfaces),
                            service_selectors=services, preferred_nodes=tuple(preferred))

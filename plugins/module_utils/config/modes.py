@@ -48,10 +48,9 @@ def native_errors(peers: tuple[Peer, ...], bfd: Mapping[str, BFDProfile], pools:
             v6 = [seg for seg in pools[pool_name].segments if seg.family == 6]
             if v6 and pool_name not in reported:
                 reported.add(pool_name)
-                errors.append(ConfigError("IPAddressPool", pool_name, "spec.addresses",
-                                          'pool "%s" has ipv6 CIDR %s, native bgp mode does not support ipv6 '
-                                          "(advertised by BGPAdvertisement %s)" % (pool_name, v6[0].cidrs[0],
-                                                                                    ad.name)))
+                message = ('pool "%s" has ipv6 CIDR %s, native bgp mode does not support ipv6 '
+                           "(advertised by BGPAdvertisement %s)" % (pool_name, v6[0].cidrs[0], ad.name))
+                errors.append(ConfigError("IPAddressPool", pool_name, "spec.addresses", message))
     return errors
 
 

@@ -18,7 +18,8 @@ from .advertisements import bgp_from_cr, check_aggregation, compatible_local_pre
 from .communities import communities_from_crs
 from .errors import ConfigError, TransientError
 from .legacy import LegacyConfigError, convert_configmap
-from .model import Config, Pool
+from ..addresses import parse_entry
+from .model import Config, Pool, Segment
 from .modes import frr_errors, native_errors
 from .network_checks import pool_clashes
 from .peers import bfd_from_cr, peer_from_cr
@@ -79,6 +80,18 @@ def _attempt(errors: list[ConfigError], kind: str, obj: dict, func, *args):
     return None
 
 
+def _overlapping_pieces(later: Segment, earlier: Segment) -> tuple[str, str]:
+    """The first overlapping pair of CIDRs the two entries summarise to: MetalLB names CIDRs, not entries
+    (``198.51.100.40/24`` is reported as ``198.51.100.0/24``, a range as the piece that overlaps)."""
+    for mine in later.cidrs:
+        a = parse_entry(mine)
+        for theirs in earlier.cidrs:
+            b = parse_entry(theirs)
+            if a.first <= b.last and b.first <= a.last:
+                return mine, theirs
+    return later.entry, earlier.entry
+
+
 def _overlaps(pools: list[Pool]) -> list[ConfigError]:
     """No overlap anywhere, including inside one pool (sorted sweep, O(n log n))."""
     items = sorted(((seg.family, seg.first, seg.last, (order, index), pool, seg)
@@ -89,9 +102,10 @@ def _overlaps(pools: list[Pool]) -> list[ConfigError]:
     for item in items:
         if widest is not None and widest[0] == item[0] and item[1] <= widest[2]:
             earlier, later = (widest, item) if widest[3] < item[3] else (item, widest)
+            mine, theirs = _overlapping_pieces(later[5], earlier[5])
             errors.append(ConfigError("IPAddressPool", later[4].name, "spec.addresses[%d]" % later[3][1],
                                       'CIDR "%s" in pool "%s" overlaps with already defined CIDR "%s"'
-                                      % (later[5].entry, later[4].name, earlier[5].entry)))
+                                      % (mine, later[4].name, theirs)))
         if widest is None or widest[0] != item[0] or item[2] > widest[2]:
             widest = item
     return errors

@@ -82,7 +82,7 @@ def peer_from_cr(obj: dict, secrets: Mapping[str, dict], namespace: str) -> Peer
     try:
         nodes = parse_selectors(f.spec.get("nodeSelectors"), "spec.nodeSelectors")
     except ValueError as exc:
-        field, _, message = str(exc).partition(": ")
+        field, _unused, message = str(exc).partition(": ")
         raise f.error(field, message) from exc
     password = f.get("password", str, "")
     secret_ref = f.get("passwordSecret", dict, {})

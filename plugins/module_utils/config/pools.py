@@ -60,7 +60,7 @@ def _service_allocation(f: Fields, raw, namespaces: Mapping[str, Mapping[str, st
         ns_selectors = parse_selectors(raw.get("namespaceSelectors"), "spec.serviceAllocation.namespaceSelectors")
         svc_selectors = parse_selectors(raw.get("serviceSelectors"), "spec.serviceAllocation.serviceSelectors")
     except ValueError as exc:
-        field, _, message = str(exc).partition(": ")
+        field, _unused, message = str(exc).partition(": ")
         raise f.error(field, message) from exc
     resolved = set(names)
     for selector in ns_selectors:

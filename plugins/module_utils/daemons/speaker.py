@@ -504,12 +504,10 @@ class Speaker:
     # -- the status file (read by metal.lb.announce) ----------------------------------------
     def status(self, members: frozenset[str] | None = None) -> dict:
         """What this node announces and sees, as the ``metal.lb.announce`` module reports it."""
-        ips: dict[str, dict] = {}
+        ips = {ip: {"interfaces": list(names), "services": []} for ip, names in sorted(self.leading().items())}
         for key, ann in sorted(self._announced.items()):
-            for ip, interfaces in ann.active:
-                entry = ips.setdefault(ip, {"interfaces": [], "services": []})
-                entry["interfaces"] = sorted(set(entry["interfaces"]) | set(interfaces))
-                entry["services"].append(key)
+            for ip, _names in ann.active:
+                ips[ip]["services"].append(key)
         membership: dict = {"enabled": self.membership is not None}
         if self.membership is not None and not self._leaving:
             membership["live"] = sorted(members if members is not None else self.membership.live_members())
@@ -522,7 +520,10 @@ class Speaker:
                 membership["view"] = {}
         responder: dict = {"enabled": self.responder is not None}
         if self.responder is not None:
-            responder["interfaces"] = self.responder.interfaces()
+            try:
+                responder["interfaces"] = self.responder.interfaces()
+            except RuntimeError:  # its thread changed the ports while we read: next pass
+                responder["interfaces"] = {}
             # IPs whose advertisement names interfaces none of which exists here (announceFailed)
             responder["unannounceable"] = sorted({ip for _key, ip in self._failed})
         return {"version": STATUS_FILE_VERSION, "node": self.node, "pid": os.getpid(),

@@ -128,6 +128,8 @@ class L2StatusWriter:
         """Desired state of Service ``key``: announced here on ``interfaces`` (() = all), or None."""
         with self._cond:
             stored = self._desired.get(key, _ABSENT)
+            if stored == interfaces and key in self._failures:
+                return  # already scheduled for a retry: keep its backoff (API outage)
             if (stored == interfaces or (stored is _ABSENT and interfaces is None)) and self._in_sync(
                     key, interfaces):
                 return

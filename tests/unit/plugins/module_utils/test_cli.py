@@ -40,7 +40,7 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
 
 
 def test_plan_prints_json_and_exits_0(manifests, capsys):
-    code, out, _ = run(capsys, "plan", "-f", manifests(POOL, svc("web")))
+    code, out, _unused = run(capsys, "plan", "-f", manifests(POOL, svc("web")))
     result = json.loads(out)
     assert code == 0
     assert result["services"]["app/web"]["ips"] == ["198.51.100.10"]
@@ -56,14 +56,14 @@ def test_plan_is_byte_for_byte_deterministic(manifests, capsys):
 
 def test_plan_with_invalid_config_exits_1_with_errors(manifests, capsys):
     bad = dict(POOL, spec={"addresses": ["198.51.100.1"]})
-    code, out, _ = run(capsys, "plan", "-f", manifests(bad, svc("web")))
+    code, out, _unused = run(capsys, "plan", "-f", manifests(bad, svc("web")))
     assert code == 1
     assert json.loads(out)["errors"] == ['IPAddressPool "p": spec.addresses[0]: invalid CIDR "198.51.100.1" in '
                                          'pool "p": invalid CIDR "198.51.100.1"']
 
 
 def test_plan_table_output(manifests, capsys):
-    code, out, _ = run(capsys, "plan", "-f", manifests(POOL, svc("web"), svc("db", loadBalancerIP="203.0.113.9")),
+    code, out, _unused = run(capsys, "plan", "-f", manifests(POOL, svc("web"), svc("db", loadBalancerIP="203.0.113.9")),
                        "--output", "table")
     assert code == 0
     lines = out.splitlines()
@@ -79,7 +79,7 @@ def test_plan_reads_several_files_directories_and_stdin(manifests, capsys, tmp_p
     (tmp_path / "svc" / "a.json").write_text(json.dumps({"kind": "List", "apiVersion": "v1", "items": [svc("a")]}))
     (tmp_path / "svc" / "notes.txt").write_text("not a manifest")
     monkeypatch.setattr("sys.stdin", io.StringIO(yaml.safe_dump(svc("b"))))
-    code, out, _ = run(capsys, "plan", "-f", pools, "-f", str(tmp_path / "svc"), "-f", "-")
+    code, out, _unused = run(capsys, "plan", "-f", pools, "-f", str(tmp_path / "svc"), "-f", "-")
     assert code == 0
     assert sorted(json.loads(out)["services"]) == ["app/a", "app/b"]
 
@@ -91,7 +91,7 @@ def test_plan_lb_class(manifests, capsys):
 
 
 def test_plan_network_options(manifests, capsys):
-    code, out, _ = run(capsys, "plan", "-f", manifests(POOL), "--gateway", "198.51.100.12")
+    code, out, _unused = run(capsys, "plan", "-f", manifests(POOL), "--gateway", "198.51.100.12")
     assert code == 1
     assert "gateway 198.51.100.12" in json.loads(out)["errors"][0]
 
@@ -107,24 +107,24 @@ def test_missing_file_exits_2_with_one_line(capsys, tmp_path, command):
 def test_unparsable_yaml_exits_2(capsys, tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text("kind: [unclosed\n")
-    code, _, err = run(capsys, "plan", "-f", str(path))
+    code, _unused, err = run(capsys, "plan", "-f", str(path))
     assert code == 2 and "invalid YAML" in err
 
 
 def test_validate_ok_and_invalid(manifests, capsys):
-    code, out, _ = run(capsys, "validate", "-f", manifests(POOL, svc("ignored-by-validate")))
+    code, out, _unused = run(capsys, "validate", "-f", manifests(POOL, svc("ignored-by-validate")))
     assert (code, out.strip()) == (0, "configuration valid: 1 pools, 0 L2 advertisements, 0 BGP advertisements, "
                                       "0 BGP peers")
     other = dict(POOL, metadata={"name": "q", "namespace": NS})
-    code, out, _ = run(capsys, "validate", "-f", manifests(POOL, other))
+    code, out, _unused = run(capsys, "validate", "-f", manifests(POOL, other))
     assert code == 1
-    assert out.strip() == ('IPAddressPool "q": spec.addresses[0]: CIDR "198.51.100.10-198.51.100.19" in pool "q" '
-                           'overlaps with already defined CIDR "198.51.100.10-198.51.100.19"')
+    assert out.strip() == ('IPAddressPool "q": spec.addresses[0]: CIDR "198.51.100.10/31" in pool "q" '
+                           'overlaps with already defined CIDR "198.51.100.10/31"')
 
 
 def test_validate_warns_on_stderr(manifests, capsys):
     elsewhere = dict(POOL, metadata={"name": "x", "namespace": "default"})
-    code, _, err = run(capsys, "validate", "-f", manifests(POOL, elsewhere))
+    code, _unused, err = run(capsys, "validate", "-f", manifests(POOL, elsewhere))
     assert code == 0
     assert err.strip() == 'warning: IPAddressPool "x" is in namespace "default", not "metallb-system": ignored'
 
@@ -132,7 +132,7 @@ def test_validate_warns_on_stderr(manifests, capsys):
 def test_convert_legacy_configmap(manifests, capsys):
     cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "config", "namespace": NS},
           "data": {"config": "address-pools:\n- name: lan\n  protocol: layer2\n  addresses: [198.51.100.0/24]\n"}}
-    code, out, _ = run(capsys, "convert", "-f", manifests(cm))
+    code, out, _unused = run(capsys, "convert", "-f", manifests(cm))
     assert code == 0
     assert [(o["kind"], o["metadata"]["name"]) for o in yaml.safe_load_all(out)] == [
         ("IPAddressPool", "lan"), ("L2Advertisement", "l2advertisement1")]

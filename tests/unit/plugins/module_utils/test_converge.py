@@ -36,7 +36,7 @@ def svc(name: str, *, cluster=("203.0.113.200",), ingress=(), annotations=None, 
     return obj
 
 
-POOLS = [pool("a-v4", "198.51.100.10-198.51.100.19"), pool("b-dual", "198.51.100.128/30", "2001:db8::/126")]
+POOLS = (pool("a-v4", "198.51.100.10-198.51.100.19"), pool("b-dual", "198.51.100.128/30", "2001:db8::/126"))
 
 
 def setup(pools=POOLS):
@@ -141,7 +141,7 @@ def test_allocate_ips_errors(annotations, spec, message):
 
 
 def test_internal_error_when_the_owning_pool_is_not_in_the_config():
-    alloc, _ = setup()
+    alloc, _unused = setup()
     config = parse_config([pool("other", "203.0.113.0/28")]).config  # allocator still has the old pools
     result = converge_service(alloc, config, "app/web", svc("web"))
     assert events(result)[-1] == ("Warning", "InternalError", "allocated an IP that has no pool")

@@ -121,3 +121,30 @@ def test_prefer_dual_stack_second_family_waits_until_every_holder_reclaimed():
     assert out["app/a"]["events"] == [{"type": "Normal", "reason": "AdditionalAssignFailed", "message":
                                        "cannot assign additional IP in PreferDualStack: no available IPs in pool p "
                                        "for ipv4 IPFamily"}]
+
+
+def test_examples_directory_plans_as_documented():
+    """``make lab`` (for now) plans examples/: every kind of Service there gets what its comment says."""
+    import pathlib
+
+    import pytest
+
+    from ansible_collections.metal.lb.plugins.module_utils.cli import read_files
+
+    examples = pathlib.Path(__file__).resolve().parents[4] / "examples"
+    if not examples.is_dir():
+        pytest.skip("examples/ not part of this copy of the collection")
+    out = plan(read_files([str(examples)]))
+    assert out["errors"] == []
+    got = {k: (v["state"], v["ips"], v["pool"]) for k, v in out["services"].items()}
+    assert got["shop/web"] == ("assigned", ["198.51.100.10"], "default")
+    assert got["shop/api"] == ("assigned", ["198.51.100.50"], "default")
+    assert got["shop/legacy-api"] == ("assigned", ["203.0.113.10"], "public")
+    assert got["infra/dns-tcp"][1] == got["infra/dns-udp"][1] == ["198.51.100.53"]
+    assert got["shop/storefront"][2] == "public"
+    assert got["shop/gateway"] == ("assigned", ["198.51.100.130", "2001:db8:100::10"], "dual-stack")
+    assert got["team-a/reports"][2] == "team-a"
+    assert got["infra/metrics"] == ("assigned", ["198.51.100.11"], "default")
+    assert not out["services"]["infra/metrics"]["changed"]
+    assert got["shop/legacy-db"][0] == "pending"
+    assert got["shop/internal-only"][0] == "ignored"

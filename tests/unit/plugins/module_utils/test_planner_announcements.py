@@ -397,7 +397,7 @@ def test_elect_all_reports_ips_outside_every_pool_and_garbage():
 def test_cli_members_option(tmp_path, capsys):
     path = tmp_path / "objects.json"
     path.write_text(json.dumps({"kind": "List", "items": base(service(), endpoints("web", "node1"))}))
-    first, second, _ = hash_order(NODES)
+    first, second, _unused = hash_order(NODES)
     assert cli.main(["plan", "-f", str(path)]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["announcements"]["198.51.100.10"]["layer2"]["node"] == first
@@ -414,7 +414,7 @@ def test_module_members_option(capsys):
 
     from ansible_collections.metal.lb.plugins.modules import plan as plan_module
 
-    first, second, _ = hash_order(NODES)
+    first, second, _unused = hash_order(NODES)
     for args, want in (({}, first), ({"members": [second]}, second)):
         with (
             patch_module_args({"objects": base(service(), endpoints("web", "node1")), **args}),

@@ -107,9 +107,9 @@ def test_bgp_field_rules(spec, message):
 
 
 def test_service_selectors_allowed_with_default_aggregation():
-    assert messages(cr("BGPAdvertisement", "ad", {"ipAddressPools": ["a"], "aggregationLength": 32,
-                                                   "aggregationLengthV6": 128,
-                                                   "serviceSelectors": [{"matchLabels": {"k": "v"}}]})) == []
+    spec = {"ipAddressPools": ["a"], "aggregationLength": 32, "aggregationLengthV6": 128,
+            "serviceSelectors": [{"matchLabels": {"k": "v"}}]}
+    assert messages(cr("BGPAdvertisement", "ad", spec)) == []
 
 
 def agg_case(addresses: list[str], length: int) -> list[str]:

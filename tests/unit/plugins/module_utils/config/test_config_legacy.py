@@ -65,7 +65,7 @@ def run_convert(tmp_path, capsys, cm: dict) -> tuple[int, str, str]:
 
 
 def test_convert_produces_metallb_converter_objects(tmp_path, capsys):
-    code, out, _ = run_convert(tmp_path, capsys, configmap())
+    code, out, _unused = run_convert(tmp_path, capsys, configmap())
     assert code == 0
     objs = list(yaml.safe_load_all(out))
     assert [(o["kind"], o["metadata"]["name"]) for o in objs] == [
@@ -93,7 +93,7 @@ def test_convert_produces_metallb_converter_objects(tmp_path, capsys):
 
 
 def test_converted_objects_parse_into_the_same_config_as_the_configmap(tmp_path, capsys):
-    _, out, _ = run_convert(tmp_path, capsys, configmap())
+    _unused, out, _unused = run_convert(tmp_path, capsys, configmap())
     from_crs = parse_config(list(yaml.safe_load_all(out)), bgp_type="frr")  # keepalive-time is FRR-only
     from_cm = parse_config([configmap()], bgp_type="frr")
     assert from_crs.errors == [] and from_cm.errors == []
@@ -133,5 +133,5 @@ def test_invalid_hold_time_in_configmap_is_a_config_error():
 
 def test_convert_cli_reports_invalid_configmap_without_traceback(tmp_path, capsys):
     cm = configmap("peers:\n- {my-asn: 1, peer-asn: 2, peer-address: 203.0.113.1, hold-time: 1s}\n")
-    code, _, err = run_convert(tmp_path, capsys, cm)
+    code, _unused, err = run_convert(tmp_path, capsys, cm)
     assert code in (1, 2) and 'invalid hold time "1s"' in err

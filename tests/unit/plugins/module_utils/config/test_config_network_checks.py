@@ -49,7 +49,7 @@ def test_node_ip_alone_needs_the_opt_in():
 
 
 def test_opt_in_does_not_allow_a_wider_entry_around_a_node_ip():
-    ((_, _, message),) = errors(pool("p", "198.51.100.4/31"), allow_node_ip_pools=True)
+    ((_unused, _unused, message),) = errors(pool("p", "198.51.100.4/31"), allow_node_ip_pools=True)
     assert "node node1 InternalIP 198.51.100.5" in message
 
 
@@ -58,13 +58,13 @@ def test_hostname_addresses_are_not_checked_and_disjoint_pools_pass():
 
 
 def test_service_cidr_overlap():
-    ((name, _, message),) = errors(pool("p", "203.0.113.128/25"), service_cidrs=["203.0.113.0/24"])
+    ((name, _unused, message),) = errors(pool("p", "203.0.113.128/25"), service_cidrs=["203.0.113.0/24"])
     assert name == "p"
     assert message == 'addresses "203.0.113.128/25" overlap service CIDR 203.0.113.0/24'
 
 
 def test_gateway_inside_a_pool():
-    ((_, _, message),) = errors(pool("p", "198.51.100.128/25"), gateways=["198.51.100.254"])
+    ((_unused, _unused, message),) = errors(pool("p", "198.51.100.128/25"), gateways=["198.51.100.254"])
     assert message == 'addresses "198.51.100.128/25" overlap gateway 198.51.100.254'
     assert errors(pool("p", "198.51.100.128/25"), gateways=["198.51.100.254"], allow_node_ip_pools=True)
 
@@ -72,7 +72,7 @@ def test_gateway_inside_a_pool():
 def test_every_clash_is_reported():
     got = errors(pool("a", "198.51.100.0/24"), pool("b", "203.0.113.0/24"), service_cidrs=["198.51.100.0/28"],
                  gateways=["203.0.113.1"])
-    assert [(n, m.split(" overlap ")[1].split(" (")[0]) for n, _, m in got] == [
+    assert [(n, m.split(" overlap ")[1].split(" (")[0]) for n, _unused, m in got] == [
         ("a", "node node1 InternalIP 198.51.100.5"), ("a", "service CIDR 198.51.100.0/28"),
         ("b", "node node2 ExternalIP 203.0.113.9"), ("b", "gateway 203.0.113.1")]
 

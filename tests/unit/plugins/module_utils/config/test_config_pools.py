@@ -98,7 +98,8 @@ def test_duplicate_pool_name():
     (["198.51.100.0/24"], ["198.51.100.0/24"], "198.51.100.0/24"),  # equal
     (["198.51.100.0/24"], ["198.51.100.128/25"], "198.51.100.128/25"),  # contained
     (["198.51.100.128/25"], ["198.51.100.0/24"], "198.51.100.0/24"),  # containing
-    (["2001:db8::/64"], ["2001:db8::10-2001:db8::20"], "2001:db8::10-2001:db8::20"),
+    (["2001:db8::/64"], ["2001:db8::10-2001:db8::20"], "2001:db8::10/124"),  # MetalLB names the CIDR piece
+    (["198.51.100.0/24"], ["198.51.100.40/24"], "198.51.100.0/24"),  # host bits masked off
 ])
 def test_overlap_between_pools(first, second, overlapping):
     got = messages(pool("a", *first), pool("b", *second))
@@ -134,8 +135,8 @@ def test_service_allocation_with_only_a_priority_matches_every_service():
 def test_derived_indexes_by_namespace_and_service_selector():
     config = parse_config([
         pool("b", "198.51.100.0/26", serviceAllocation={"namespaces": ["x"]}),
-        pool("a", "198.51.100.64/26", serviceAllocation={"namespaces": ["x", "y"],
-                                                          "serviceSelectors": [{"matchLabels": {"k": "v"}}]}),
+        pool("a", "198.51.100.64/26",
+             serviceAllocation={"namespaces": ["x", "y"], "serviceSelectors": [{"matchLabels": {"k": "v"}}]}),
         pool("c", "198.51.100.128/26", serviceAllocation={"priority": 3}),
         pool("d", "198.51.100.192/26"),
     ]).config

@@ -112,7 +112,7 @@ class Sim:
                 nxt = min(nxt, self.queue[0][0])
             self.now = max(self.now, nxt)
             while self.queue and self.queue[0][0] <= self.now:
-                _, _, dst, msg = heapq.heappop(self.queue)
+                _unused, _unused, dst, msg = heapq.heappop(self.queue)
                 if dst in self.running:
                     self.deliver(dst, msg)
             for n in sorted(self.running):
@@ -212,7 +212,7 @@ def test_restarted_node_learns_established_members_ages_and_is_ready():
 def test_a_flapping_member_never_becomes_eligible():
     sim = converged(Sim(["a", "b", "c"]))
     t_first = sim.now
-    for _ in range(10):
+    for _unused in range(10):
         sim.kill("c")
         sim.run(0.6)
         sim.start("c")
@@ -225,7 +225,7 @@ def test_a_flapping_member_never_becomes_eligible():
 def test_a_flapping_link_restarts_the_stable_period():
     sim = converged(Sim(["a", "b", "c"]))
     t_first = sim.now
-    for _ in range(5):
+    for _unused in range(5):
         sim.blocked |= {("c", "a"), ("c", "b"), ("a", "c"), ("b", "c")}
         sim.run(0.6)
         sim.blocked.clear()
@@ -378,7 +378,7 @@ def test_a_single_forged_accusation_makes_the_subject_refute_but_changes_no_view
     assert all(sim.live(s) == frozenset("abcd") for s in "abcd")
     assert all(sim.nodes[s].members["b"].state == State.UP for s in "acd")
     assert not any(sim.drops.values())
-    assert not any(t >= t_lie for s in "abcd" for t, _ in sim.history[s])  # no view ever changed
+    assert not any(t >= t_lie for s in "abcd" for t, _unused in sim.history[s])  # no view ever changed
 
 
 def test_a_leave_recorded_for_a_member_that_is_still_talking_heals():
@@ -401,7 +401,7 @@ def test_an_accusation_at_the_largest_incarnation_cannot_overflow_mine():
                                             subject="b", subject_incarnation=subject_inc)),
                         sim.now, sim.wall_ms())
         assert b.incarnation <= top
-        assert all(msg.incarnation <= top for _, msg in out.sends)
+        assert all(msg.incarnation <= top for _unused, msg in out.sends)
     sim.run(1.0)
     assert b.incarnation == top
 

@@ -103,7 +103,7 @@ def hostile_messages(draw, sim: Sim):
         fields["entries"] = tuple(
             M.Entry(draw(st.sampled_from(NAMES)), incarnation(), draw(STATES),
                     draw(st.integers(0, 2**32 - 1)), draw(st.booleans()))
-            for _ in range(draw(st.integers(0, 5))))
+            for _unused in range(draw(st.integers(0, 5))))
     return M.Message(kind, draw(st.sampled_from(NAMES)), incarnation(),
                      seq=draw(st.integers(0, 2**64 - 1)),
                      sent_ms=sim.wall_ms() + draw(st.integers(-60_000, 60_000)),
@@ -116,11 +116,11 @@ def test_any_authenticated_message_sequence_never_raises_and_keeps_the_view_sane
     """A key holder can lie (the key is the trust boundary), but cannot crash or wedge a node."""
     sim = fresh_cluster()
     known = {"a", "b", "c"}
-    for _ in range(data.draw(st.integers(1, 12))):
+    for _unused in range(data.draw(st.integers(1, 12))):
         msg = data.draw(hostile_messages(sim))
         out = sim.nodes["a"].receive(msg, sim.now, sim.wall_ms())
         assert out.dropped in (None, "self", "unknown_sender", "stale", "replay")
-        assert {dst for dst, _ in out.sends} <= known - {"a"}
+        assert {dst for dst, _unused in out.sends} <= known - {"a"}
         sim.emit("a", out)
         sim.run(data.draw(st.sampled_from([0.0, 0.01, 0.2])))  # asserts every tick makes progress
         assert sim.live("a") <= known

@@ -1,0 +1,64 @@
+# Copyright: metal.lb contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""``make lab-down`` (``lab.netns.remove_recorded_labs``): what a lab left behind when its builder
+died is removed — its processes by recorded PID, its namespaces and files — and a lab whose
+builder still runs is left alone. Uses a state directory of its own, so it never touches another
+lab. Needs root and ``ip netns``; skips otherwise."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import pytest
+
+import netlab
+
+pytestmark = pytest.mark.lab
+
+
+@pytest.fixture
+def recorded_lab(lab_requirements, tmp_path):
+    """A lab with a namespace, a sleeping process and a file, recorded in a private state dir."""
+    lab = netlab.Lab(state_dir=str(tmp_path / "state"))
+    with lab:
+        host = lab.add_host("down", ("198.51.100.77/24",))
+        proc = lab.start(host, ["sleep", "300"])
+        leftover = tmp_path / ("%s-file" % lab.prefix)
+        leftover.write_text("x")
+        lab.paths.append(str(leftover))
+        lab.save_state()
+        yield lab, proc, leftover
+        proc.poll()
+
+
+def pretend_builder_died(lab) -> None:
+    with open(lab.state_path) as fh:
+        state = json.load(fh)
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    state["owner"] = {"pid": gone.pid, "start": -1}  # no process has that start time
+    with open(lab.state_path, "w") as fh:
+        json.dump(state, fh)
+
+
+def test_a_lab_whose_builder_runs_is_left_alone(recorded_lab):
+    lab, proc, leftover = recorded_lab
+    removed, skipped = netlab.remove_recorded_labs(state_dir=lab.state_dir)
+    assert removed == [] and len(skipped) == 1 and lab.prefix in skipped[0]
+    assert proc.poll() is None and leftover.exists()
+    assert sorted(netlab.leftover_namespaces(lab.prefix)) == sorted(lab.namespaces)
+
+
+def test_a_lab_whose_builder_died_is_removed_completely(recorded_lab):
+    lab, proc, leftover = recorded_lab
+    pretend_builder_died(lab)
+    removed, skipped = netlab.remove_recorded_labs(state_dir=lab.state_dir)
+    assert skipped == []
+    assert "process %d" % proc.pid in removed
+    assert proc.wait(10) is not None
+    assert netlab.leftover_namespaces(lab.prefix) == []
+    assert not leftover.exists()
+    assert not os.path.exists(lab.state_path)
+    lab.namespaces.clear()  # already gone; the fixture's teardown has nothing left to do

@@ -318,7 +318,7 @@ def remove_recorded_labs(force: bool = False, state_dir: str = STATE_DIR) -> tup
     removed: list[str] = []
     skipped: list[str] = []
     if not os.path.isdir(state_dir):
-        return removed
+        return removed, skipped
     for name in sorted(os.listdir(state_dir)):
         path = os.path.join(state_dir, name)
         if not name.startswith("mlb-") or not name.endswith(".json"):

@@ -62,3 +62,7 @@ def test_a_lab_whose_builder_died_is_removed_completely(recorded_lab):
     assert not leftover.exists()
     assert not os.path.exists(lab.state_path)
     lab.namespaces.clear()  # already gone; the fixture's teardown has nothing left to do
+
+
+def test_nothing_recorded_nothing_removed(tmp_path):
+    assert netlab.remove_recorded_labs(state_dir=str(tmp_path / "absent")) == ([], [])

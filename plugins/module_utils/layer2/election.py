@@ -18,8 +18,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
+from socket import AF_INET, AF_INET6, inet_ntop, inet_pton
 
-from ..addresses import format_ip, parse_ip
+from ..addresses import parse_ip
 from ..config.model import Config, L2Advertisement
 from ..selectors import selector_matches
 
@@ -32,7 +34,7 @@ ALLOW_SHARED_IP_DEPRECATED = "metallb.universe.tf/allow-shared-ip"
 EXCLUDE_LB_LABEL = "node.kubernetes.io/exclude-from-external-load-balancers"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class L2Decision:
     """``node`` announces the IP (None: no node does); ``interfaces`` are that node's (from the
     advertisements selecting it; () means all). ``reason`` is None when ``my_node`` (or, for
@@ -118,12 +120,33 @@ def order_candidates(
     return sorted(candidates, key=lambda n: (-scores.get(n, 0), election_key(n, ip)))
 
 
+_V4_MAPPED = b"\x00" * 10 + b"\xff\xff"
+
+
+def ip_text(text) -> str | None:
+    """``addresses.canonical_ip`` (Go's net.IP.String(), IPv4-mapped IPv6 as IPv4) in two C calls:
+    it runs for every LB IP of every pass. None if ``text`` is not an IP."""
+    if not isinstance(text, str):
+        return None
+    try:
+        return inet_ntop(AF_INET, inet_pton(AF_INET, text))
+    except OSError:
+        pass
+    try:
+        packed = inet_pton(AF_INET6, text)
+    except (OSError, ValueError):
+        return None
+    if packed[:12] == _V4_MAPPED:
+        return inet_ntop(AF_INET, packed[12:])
+    return inet_ntop(AF_INET6, packed)
+
+
 def canonical_ip(ip: str) -> str:
     """Go's net.IP.String() of ``ip``: the form MetalLB hashes. ValueError if not an IP."""
-    parsed = parse_ip(ip) if isinstance(ip, str) else None
-    if parsed is None:
+    text = ip_text(ip)
+    if text is None:
         raise ValueError("layer2 election: %r is not an IP address" % (ip,))
-    return format_ip(*parsed)
+    return text
 
 
 def elect(
@@ -156,7 +179,7 @@ def elect(
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Claim:
     """One service announcing an IP: the Service, its pool and its EndpointSlices."""
 
@@ -165,45 +188,237 @@ class Claim:
     endpoint_slices: Sequence[Mapping] = ()
 
 
-@dataclass(frozen=True)
-class _View:
-    """Steps 1-6 of ShouldAnnounce for one service, independent of the asking node."""
-
-    reason: str | None  # steps 1-3 rule the service out: notOwner / sharedIPWithServiceSelector
-    ads: tuple[L2Advertisement, ...] = ()
-    selected: frozenset[str] = frozenset()  # live nodes some of its ads select
-    candidates: frozenset[str] = frozenset()  # after steps 5 and 6
+_NOT_OWNER = L2Decision(None, (), NOT_OWNER)
+_SHARED_WITH_SELECTOR = L2Decision(None, (), SHARED_IP_WITH_SERVICE_SELECTOR)
+_DIRECT_ORDER_MAX = 4  # up to this many tied candidates, hashing them beats looking up a cached order
 
 
-def _view(
-    claim: Claim,
-    config: Config,
-    nodes: Mapping[str, Mapping],
-    live: Sequence[str],
-    labels: Mapping[str, Mapping],
-    ignore_exclude_lb: bool,
-) -> _View:
-    service = claim.service
-    # 1. a serving endpoint somewhere
-    serving = list(_serving_endpoints(claim.endpoint_slices))
-    if not serving:
-        return _View(NOT_OWNER)
-    # 2. advertisements of the pool that match the service
-    ads = tuple(ads_for_service(config, claim.pool, service))
-    # 3. allow-shared-ip cannot be combined with serviceSelectors
-    if has_shared_ip_annotation(service) and any(ad.service_selectors for ad in ads):
-        return _View(SHARED_IP_WITH_SERVICE_SELECTOR)
-    selected = frozenset(n for n in live if any(ad_selects(ad, labels[n]) for ad in ads))
-    # 5. candidates: live, network available, not excluded, selected by some advertisement
-    candidates = {
-        n
-        for n in selected
-        if not network_unavailable(nodes[n]) and (ignore_exclude_lb or EXCLUDE_LB_LABEL not in labels[n])
-    }
-    # 6. externalTrafficPolicy Local: only nodes with a serving endpoint
-    if ((service.get("spec") or {}).get("externalTrafficPolicy")) == "Local":
-        candidates &= {e.get("nodeName") for e in serving if e.get("nodeName")}
-    return _View(None, ads, selected, frozenset(candidates))
+class _Election:
+    """One pass of ShouldAnnounce over any number of IPs with the same nodes, members and config.
+
+    Steps 1-6 of a service depend on the asking node only through the pool's advertisements
+    (selected nodes, candidates, scores, interfaces), so they are computed once per set of
+    advertisements and per node, not once per service: the cost of a pass is a few dict lookups
+    per service. Every value is computed exactly as ``_meta``/``ad_selects``/... would, and only
+    in the situations the one-service-at-a-time reading computes it.
+    """
+
+    __slots__ = ("config", "nodes", "live", "labels", "ignore_exclude_lb", "cache", "_pool_ads", "_by_ads",
+                 "_eligible", "_scores", "_interfaces", "_mine", "_decisions", "_orders")
+
+    def __init__(self, config: Config, nodes: Mapping[str, Mapping], members: Collection[str] | None,
+                 ignore_exclude_lb: bool, cache: ElectionCache | None) -> None:
+        self.config = config
+        self.nodes = nodes
+        self.live = [n for n in dict.fromkeys(nodes if members is None else members) if n in nodes]
+        self.labels = {n: _meta(nodes[n], "labels") for n in self.live}
+        self.ignore_exclude_lb = ignore_exclude_lb
+        self.cache = cache
+        self._pool_ads: dict = {}  # pool -> ((index, ad), ...) of its advertisements, any serviceSelectors
+        self._by_ads: dict = {}  # ad indices -> (ads, selected, candidates before externalTrafficPolicy)
+        self._eligible: dict = {}  # node -> step 5 (network available, not excluded)
+        self._scores: dict = {}  # (ad indices, node) -> preference score
+        self._interfaces: dict = {}  # (ad indices, node) -> interfaces
+        self._mine: dict = {}  # ad indices -> does an ad select my node
+        self._decisions: dict = {}  # equal decisions share one object
+        self._orders = cache.orders_for(nodes) if cache is not None else None
+
+    def _eligible_node(self, n: str) -> bool:
+        ok = self._eligible.get(n)
+        if ok is None:
+            ok = not network_unavailable(self.nodes[n]) and (
+                self.ignore_exclude_lb or EXCLUDE_LB_LABEL not in self.labels[n])
+            self._eligible[n] = ok
+        return ok
+
+    def _ads(self, pool: str, service_labels: Mapping) -> tuple[int, ...]:
+        """Indices (in the config) of ``ads_for_service``."""
+        entry = self._pool_ads.get(pool)
+        if entry is None:
+            pairs = tuple((i, ad) for i, ad in enumerate(self.config.l2_advertisements) if pool in ad.pools)
+            entry = (pairs, tuple(i for i, _ad in pairs), any(ad.service_selectors for _i, ad in pairs))
+            self._pool_ads[pool] = entry
+        pairs, every, filtered = entry
+        if not filtered:
+            return every
+        return tuple(i for i, ad in pairs
+                     if not ad.service_selectors or any(selector_matches(s, service_labels)
+                                                        for s in ad.service_selectors))
+
+    def _for_ads(self, key: tuple[int, ...]) -> list:
+        """[ads, any serviceSelectors, any preferredNodeSelectors, selected, candidates]; the last two
+        are filled by ``_nodes_for``."""
+        got = self._by_ads.get(key)
+        if got is None:
+            ads = tuple(self.config.l2_advertisements[i] for i in key)
+            got = [ads, any(ad.service_selectors for ad in ads), any(ad.preferred_nodes for ad in ads), None, None]
+            self._by_ads[key] = got
+        return got
+
+    def _nodes_for(self, entry: list) -> None:
+        """Live nodes the ads select, and the candidates among them (steps 4-5)."""
+        ads, labels = entry[0], self.labels
+        selected = frozenset(n for n in self.live if any(ad_selects(ad, labels[n]) for ad in ads))
+        entry[4] = frozenset(n for n in selected if self._eligible_node(n))
+        entry[3] = selected
+
+    def view(self, claim: Claim) -> tuple:
+        """Steps 1-6 for one service: (reason, ad indices, ads, selected, candidates, has preferences)."""
+        service = claim.service
+        # 1. a serving endpoint somewhere
+        if not any(True for _endpoint in _serving_endpoints(claim.endpoint_slices)):
+            return (NOT_OWNER,)
+        # 2. advertisements of the pool that match the service
+        key = self._ads(claim.pool, _meta(service, "labels"))
+        entry = self._for_ads(key)
+        # 3. allow-shared-ip cannot be combined with serviceSelectors
+        if has_shared_ip_annotation(service) and entry[1]:
+            return (SHARED_IP_WITH_SERVICE_SELECTOR,)
+        if entry[3] is None:
+            self._nodes_for(entry)
+        ads, _selectors, preferred, selected, candidates = entry
+        # 6. externalTrafficPolicy Local: only nodes with a serving endpoint
+        if ((service.get("spec") or {}).get("externalTrafficPolicy")) == "Local":
+            candidates = candidates & {e.get("nodeName") for e in _serving_endpoints(claim.endpoint_slices)
+                                       if e.get("nodeName")}
+        return (None, key, ads, selected, candidates, preferred)
+
+    def _score(self, view: tuple, n: str) -> int:
+        if not view[5]:
+            return 0
+        key = (view[1], n)
+        score = self._scores.get(key)
+        if score is None:
+            score = self._scores[key] = preference_score(view[2], self.labels[n])
+        return score
+
+    def _order(self, ip: str, tied: Collection[str]) -> str:
+        """The tied candidate with the lowest sha256(node + "#" + ip)."""
+        orders = self._orders
+        if orders is not None and (len(tied) > _DIRECT_ORDER_MAX or ip in orders):
+            order = orders.get(ip)
+            if order is None:
+                if len(orders) >= self.cache.limit:
+                    orders.clear()
+                names = [n for n in self.nodes if isinstance(n, str)]
+                order = orders[ip] = tuple(sorted(names, key=lambda n: election_key(n, ip)))
+            if order is not None and all(isinstance(n, str) for n in tied):
+                wanted = tied if isinstance(tied, (set, frozenset)) else set(tied)
+                for n in order:
+                    if n in wanted:
+                        return n
+        return min(tied, key=lambda n: election_key(n, ip))
+
+    def decide(self, ip: str, claims: Sequence[Claim], my_node: str | None) -> L2Decision:
+        """``elect_shared`` for the canonical ``ip``."""
+        views = [self.view(c) for c in claims]
+        active = [v for v in views if v[0] is None]
+        if not active:
+            return _SHARED_WITH_SELECTOR if any(v[0] == SHARED_IP_WITH_SERVICE_SELECTOR for v in views) else _NOT_OWNER
+        if len(active) == 1:
+            key = active[0][1]
+        else:
+            key = tuple(dict.fromkeys(i for v in active for i in v[1]))
+        # 4. an advertisement must select my node (planner: some live node)
+        if my_node is not None:
+            mine = self._mine.get(key)
+            if mine is None:
+                ads = tuple(self.config.l2_advertisements[i] for i in key)
+                mine = my_node in self.nodes and any(ad_selects(ad, _meta(self.nodes[my_node], "labels"))
+                                                     for ad in ads)
+                self._mine[key] = mine
+        else:
+            mine = any(v[3] for v in active)
+        # 7. order: most services covered, then preference score, then sha256; the first announces
+        winner = None
+        interfaces: tuple[str, ...] = ()
+        if len(active) == 1:
+            view = active[0]
+            candidates = view[4]
+            if candidates:
+                if view[5]:
+                    scores = {n: self._score(view, n) for n in candidates}
+                    best = max(scores.values())
+                    candidates = [n for n in candidates if scores[n] == best]
+                winner = next(iter(candidates)) if len(candidates) == 1 else self._order(ip, candidates)
+        else:
+            rank: dict[str, tuple[int, int]] = {}
+            for v in active:
+                for n in v[4]:
+                    cov, score = rank.get(n, (0, 0))
+                    rank[n] = (cov + 1, score + self._score(v, n))
+            if rank:
+                best = max(rank.values())
+                tied = [n for n, r in rank.items() if r == best]
+                winner = tied[0] if len(tied) == 1 else self._order(ip, tied)
+        if winner is not None:
+            ikey = (key, winner)
+            interfaces = self._interfaces.get(ikey)
+            if interfaces is None:
+                ads = tuple(self.config.l2_advertisements[i] for i in key)
+                interfaces = self._interfaces[ikey] = interfaces_for(ads, self.labels[winner])
+        if not mine:
+            return self._decision(winner, interfaces, NO_MATCHING_ADVERTISEMENT)
+        if winner is None:
+            return _NOT_OWNER
+        if my_node is not None and winner != my_node:
+            return self._decision(winner, interfaces, NOT_OWNER)
+        return self._decision(winner, interfaces, None)
+
+    def _decision(self, node: str | None, interfaces: tuple[str, ...], reason: str | None) -> L2Decision:
+        key = (node, interfaces, reason)
+        got = self._decisions.get(key)
+        if got is None:
+            got = self._decisions[key] = L2Decision(node, interfaces, reason)
+        return got
+
+
+class ElectionCache:
+    """What a speaker's successive passes can reuse: canonical IP texts, the pool of a set of IPs
+    (per config object) and the sha256 order of all known nodes per IP (per set of node names).
+
+    Every entry is a pure function of its key, so a stale entry can never change a decision; on
+    a membership change only the live set differs, and the order of the survivors is read from
+    the cached order instead of hashing every candidate again. Bounded by ``limit`` per table.
+    """
+
+    __slots__ = ("limit", "_texts", "_pools", "_orders")
+
+    def __init__(self, limit: int = 50_000) -> None:
+        self.limit = limit
+        self._texts: dict[str, str | None] = {}
+        self._pools: tuple = (None, {})
+        self._orders: tuple = (None, {})
+
+    def ip_text(self, text) -> str | None:
+        """``ip_text``, remembered."""
+        if type(text) is not str:
+            return ip_text(text)
+        got = self._texts.get(text, self)
+        if got is self:
+            got = ip_text(text)
+            if len(self._texts) >= self.limit:
+                self._texts = {}
+            self._texts[text] = got
+        return got
+
+    def pools_for(self, config: Config) -> dict:
+        """The (ips -> pool) table of ``config`` (a new, empty one when the config object changed)."""
+        bound = self._pools
+        if bound[0] is not config:
+            bound = self._pools = (config, {})
+        table = bound[1]
+        if len(table) >= self.limit:
+            table.clear()
+        return table
+
+    def orders_for(self, nodes: Mapping[str, Mapping]) -> dict:
+        """The (ip -> nodes in sha256 order) table of the node names in ``nodes``."""
+        names = frozenset(n for n in nodes if isinstance(n, str))
+        bound = self._orders
+        if bound[0] != names:
+            bound = self._orders = (names, {})
+        return bound[1]
 
 
 def elect_shared(
@@ -227,42 +442,7 @@ def elect_shared(
     same candidates, this is exactly MetalLB's order.
     """
     ip = canonical_ip(ip)
-    live = [n for n in dict.fromkeys(nodes if members is None else members) if n in nodes]
-    labels = {n: _meta(nodes[n], "labels") for n in live}
-    views = [_view(c, config, nodes, live, labels, ignore_exclude_lb) for c in claims]
-    active = [v for v in views if v.reason is None]
-    if not active:
-        reasons = {v.reason for v in views}
-        return L2Decision(
-            None,
-            (),
-            SHARED_IP_WITH_SERVICE_SELECTOR if SHARED_IP_WITH_SERVICE_SELECTOR in reasons else NOT_OWNER,
-        )
-    ads = tuple(dict.fromkeys(ad for v in active for ad in v.ads))
-    # 4. an advertisement must select my node (planner: some live node)
-    if my_node is not None:
-        mine = my_node in nodes and any(ad_selects(ad, _meta(nodes[my_node], "labels")) for ad in ads)
-    else:
-        mine = any(v.selected for v in active)
-    # 7. order; the first announces
-    coverage: dict[str, int] = {}
-    scores: dict[str, int] = {}
-    for v in active:
-        for n in v.candidates:
-            coverage[n] = coverage.get(n, 0) + 1
-            scores[n] = scores.get(n, 0) + preference_score(v.ads, labels[n])
-    winner = None
-    interfaces: tuple[str, ...] = ()
-    if coverage:
-        winner = min(coverage, key=lambda n: (-coverage[n], -scores[n], election_key(n, ip)))
-        interfaces = interfaces_for(ads, labels[winner])
-    if not mine:
-        return L2Decision(winner, interfaces, NO_MATCHING_ADVERTISEMENT)
-    if winner is None:
-        return L2Decision(None, (), NOT_OWNER)
-    if my_node is not None and winner != my_node:
-        return L2Decision(winner, interfaces, NOT_OWNER)
-    return L2Decision(winner, interfaces, None)
+    return _Election(config, nodes, members, ignore_exclude_lb, None).decide(ip, claims, my_node)
 
 
 def interfaces_for(ads: Sequence[L2Advertisement], node_labels: Mapping[str, str]) -> tuple[str, ...]:
@@ -284,14 +464,14 @@ INVALID_IP = "invalidIP"
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Balancer:
     """A LoadBalancer service and its LB IPs in status order. ``pool`` None: the pool holding
     every one of the IPs (MetalLB's speaker ``poolFor``, which ignores avoidBuggyIPs)."""
 
     key: str  # namespace/name
     service: Mapping
-    ips: tuple[str, ...]
+    ips: Sequence[str]
     pool: str | None = None
 
 
@@ -320,6 +500,10 @@ def slices_by_service(endpoint_slices: Sequence[Mapping]) -> dict[str, list[Mapp
     return out
 
 
+_INVALID = L2Decision(None, (), INVALID_IP)
+_NOT_ALLOWED = L2Decision(None, (), IP_NOT_ALLOWED)
+
+
 def elect_all(
     config: Config,
     balancers: Sequence[Balancer],
@@ -329,6 +513,7 @@ def elect_all(
     my_node: str | None = None,
     *,
     ignore_exclude_lb: bool = False,
+    cache: ElectionCache | None = None,
 ) -> dict[str, L2Decision]:
     """The layer-2 decision for every LB IP of ``balancers``, keyed by canonical IP text.
 
@@ -338,36 +523,44 @@ def elect_all(
     the first IP of the first service (by key) on the IP, so all IPs of a dual-stack service
     normally land on one node, as in MetalLB. An IP outside every pool gets ``ipNotAllowed``,
     an unparsable one ``invalidIP`` (keyed by its text), as MetalLB's speaker withdraws them.
+    ``cache``: kept by a speaker between passes (see ``ElectionCache``); it never changes a
+    decision. Equal decisions are one (immutable) object.
     """
     by_service = slices_by_service(endpoint_slices)
-    claims: dict[str, list[tuple[str, str, Claim]]] = {}
+    text_of = cache.ip_text if cache is not None else ip_text
+    pools = cache.pools_for(config) if cache is not None else {}
+    claims: dict[str, list] = {}  # ip -> [hash key, Claim, ...]
     out: dict[str, L2Decision] = {}
-    for bal in sorted(balancers, key=lambda b: b.key):
+    for bal in sorted(balancers, key=attrgetter("key")):
         texts = []
         for ip in bal.ips:
-            parsed = parse_ip(ip) if isinstance(ip, str) else None
-            if parsed is None:
-                out[str(ip)] = L2Decision(None, (), INVALID_IP)
+            text = text_of(ip)
+            if text is None:
+                out[str(ip)] = _INVALID
             else:
-                texts.append(format_ip(*parsed))
+                texts.append(text)
         if not texts:
             continue
-        pool = bal.pool if bal.pool is not None else pool_for(config, texts)
+        pool = bal.pool
+        if pool is None:
+            ips = tuple(texts)
+            pool = pools.get(ips, pools)
+            if pool is pools:
+                pool = pools[ips] = pool_for(config, texts)
         if pool is None:
             for text in texts:
-                out.setdefault(text, L2Decision(None, (), IP_NOT_ALLOWED))
+                out.setdefault(text, _NOT_ALLOWED)
             continue
         claim = Claim(bal.service, pool, by_service.get(bal.key, ()))
+        first = texts[0]
         for text in texts:
-            claims.setdefault(text, []).append((bal.key, texts[0], claim))
-    for ip, items in claims.items():
-        out[ip] = elect_shared(
-            items[0][1],
-            [c for _key, _first, c in items],
-            config,
-            nodes,
-            members,
-            my_node,
-            ignore_exclude_lb=ignore_exclude_lb,
-        )
+            items = claims.get(text)
+            if items is None:
+                claims[text] = [first, claim]
+            else:
+                items.append(claim)
+    if claims:
+        election = _Election(config, nodes, members, ignore_exclude_lb, cache)
+        for ip, items in claims.items():
+            out[ip] = election.decide(items[0], items[1:], my_node)
     return dict(sorted(out.items()))

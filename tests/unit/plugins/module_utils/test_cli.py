@@ -63,8 +63,8 @@ def test_plan_with_invalid_config_exits_1_with_errors(manifests, capsys):
 
 
 def test_plan_table_output(manifests, capsys):
-    code, out, _unused = run(capsys, "plan", "-f", manifests(POOL, svc("web"), svc("db", loadBalancerIP="203.0.113.9")),
-                       "--output", "table")
+    files = manifests(POOL, svc("web"), svc("db", loadBalancerIP="203.0.113.9"))
+    code, out, _unused = run(capsys, "plan", "-f", files, "--output", "table")
     assert code == 0
     lines = out.splitlines()
     assert lines[0].split() == ["SERVICE", "STATE", "IPS", "POOL", "CHANGED", "REASON"]

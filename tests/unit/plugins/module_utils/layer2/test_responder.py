@@ -265,7 +265,9 @@ def test_missing_cap_net_raw_is_one_clear_message():
         "check_raw_socket_permission as c, RawSocketPermissionError as E\n"
         "try:\n    c()\nexcept E as e:\n    print('ERR', e)\nelse:\n    print('OK')\n"
     )
-    kw = {}
+    # The child imports the collection from wherever this run found it (pytest farm or ansible-test copy).
+    root = R.__file__[: R.__file__.rindex(os.sep + "ansible_collections" + os.sep)]
+    kw = {"env": dict(os.environ, PYTHONPATH=os.pathsep.join([root] + sys.path))}
     if os.geteuid() == 0:
         kw["preexec_fn"] = _drop_cap_net_raw
     out = subprocess.run(

@@ -28,7 +28,7 @@ TEST_STEPS  := deps venv lint unit integration lab-tests sanity ansible-units an
         lab lab-down benchmarks clean pytest-farm
 
 help:
-	@echo "make lab        build and show the lab (for now: plan examples/ with bin/metal-lb)"
+	@echo "make lab        build the namespace lab, show a VIP answering and failing over (KEEP=1 keeps it)"
 	@echo "make lab-down   tear the lab down"
 	@echo "make test       every test and gate: $(TEST_STEPS)"
 	@echo "make venv|deps|lint|unit|integration|lab-tests|sanity|ansible-units|ansible-lint|benchmarks|clean"
@@ -110,7 +110,7 @@ test:
 
 # The namespace lab (lab/): bridge, apiserver, node1..3, client; a 3-replica Service gets an IP,
 # is curled and fails over. Needs root and `make deps`. KEEP=1 leaves it up until `make lab-down`.
-lab: venv
+lab: deps venv
 	@$(VPY) -m lab.demo $(if $(KEEP),--keep,)
 
 lab-down: venv

@@ -7,6 +7,11 @@
 Runs exactly the controller's code path (config parser → allocator → ``converge``) on a
 fresh allocator, as a controller starting on that snapshot would. Deterministic: same
 objects, same output.
+
+Sized for 100,000 Services: the cycle collector is off for the pass (``converge.no_cyclic_gc``),
+each Service's output entry is built as its result is consumed (the result is dropped at once),
+and announcement entries with equal decisions are one shared dict. The output is read-only data
+for JSON: do not mutate it in place.
 """
 
 from __future__ import annotations
@@ -16,13 +21,20 @@ from collections.abc import Iterable, Sequence
 from .addresses import pool_capacity
 from .allocator.allocator import Allocator
 from .config.parse import parse_config
-from .converge import ASSIGNED, reprocess_all
+from .converge import ASSIGNED, no_cyclic_gc, reprocess_all
 from .layer2.election import Balancer, elect_all
 
 
 def plan(objects: Iterable[dict], *, lb_class: str = "", namespace: str = "metallb-system",
          service_cidrs: Sequence[str] = (), gateways: Sequence[str] = (), allow_node_ip_pools: bool = False,
          bgp_type: str = "native", members: Sequence[str] | None = None) -> dict:
+    with no_cyclic_gc():
+        return _plan(objects, lb_class, namespace, service_cidrs, gateways, allow_node_ip_pools, bgp_type, members)
+
+
+def _plan(objects: Iterable[dict], lb_class: str, namespace: str, service_cidrs: Sequence[str],
+          gateways: Sequence[str], allow_node_ip_pools: bool, bgp_type: str,
+          members: Sequence[str] | None) -> dict:
     objects = [obj for obj in objects if isinstance(obj, dict)]
     parsed = parse_config(objects, namespace=namespace, bgp_type=bgp_type, service_cidrs=service_cidrs,
                           gateways=gateways, allow_node_ip_pools=allow_node_ip_pools)
@@ -33,15 +45,26 @@ def plan(objects: Iterable[dict], *, lb_class: str = "", namespace: str = "metal
     config = parsed.config
     alloc = Allocator()
     alloc.set_pools(config.pools)
-    services = [obj for obj in objects if obj.get("kind") == "Service"]
-    results = reprocess_all(alloc, config, services, lb_class=lb_class)
-    for key in sorted(results):
-        result = results[key]
+    results = reprocess_all(alloc, config, [obj for obj in objects if obj.get("kind") == "Service"],
+                            lb_class=lb_class)
+    entries = {}
+    balancers = []
+    while results:
+        # Consumed in reverse creation order, so whole blocks of results are freed for the entries
+        # (the output is sorted by key below): the peak holds little more than one of the two.
+        key, result = results.popitem()
         f = result.facts
         if f is not None and f.type != "LoadBalancer" and not f.ingress and f.pool_annotation is None:
             continue  # never a load balancer: nothing to report
-        out["services"][key] = result.as_dict()
-    out["announcements"] = announcements(config, objects, results, members)
+        ips = result.ips if type(result.ips) is list else list(result.ips)
+        entries[key] = {"ips": ips, "pool": result.pool, "state": result.state, "changed": result.changed,
+                        "events": [e.as_dict() for e in result.events]}
+        if result.state == ASSIGNED and ips and f is not None and f.type == "LoadBalancer":
+            balancers.append(Balancer(key, f.obj, ips, result.pool))
+    out["services"] = {key: entries[key] for key in sorted(entries)}
+    del results, entries
+    out["announcements"] = announcements(config, objects, balancers, members)
+    del balancers
     for name in sorted(config.pools):
         cap4, cap6 = pool_capacity(config.pools[name])
         counters = alloc.counters(name)
@@ -53,19 +76,23 @@ def plan(objects: Iterable[dict], *, lb_class: str = "", namespace: str = "metal
     return out
 
 
-def announcements(config, objects: list[dict], results: dict, members: Sequence[str] | None) -> dict:
+def announcements(config, objects: list[dict], balancers: list[Balancer], members: Sequence[str] | None) -> dict:
     """Who announces each planned LB IP in layer 2, or why nobody does (``layer2.election``, the
-    speaker's own function). Every Node in ``objects`` is a live member unless ``members``."""
+    speaker's own function), for the assigned LoadBalancer Services ``balancers``. Every Node in
+    ``objects`` is a live member unless ``members``. Equal decisions share one entry."""
     nodes = {}
     for obj in objects:
         name = (obj.get("metadata") or {}).get("name") if obj.get("kind") == "Node" else None
         if isinstance(name, str) and name:
             nodes[name] = obj
     slices = [obj for obj in objects if obj.get("kind") == "EndpointSlice"]
-    balancers = [Balancer(key, r.facts.obj, tuple(r.ips), r.pool) for key, r in results.items()
-                 if r.state == ASSIGNED and r.ips and r.facts is not None and r.facts.type == "LoadBalancer"]
     decisions = elect_all(config, balancers, nodes, slices, None if members is None else list(members))
-    return {ip: {"layer2": {"node": d.node if d.reason is None else None,
-                            "interfaces": list(d.interfaces) if d.reason is None else [],
-                            "reason": d.reason}}
-            for ip, d in decisions.items()}
+    shared: dict = {}  # decision -> its entry (elect_all returns one object per distinct decision)
+    for ip, d in decisions.items():  # in place: at 100,000 IPs a second table is megabytes
+        entry = shared.get(d)
+        if entry is None:
+            entry = shared[d] = {"layer2": {"node": d.node if d.reason is None else None,
+                                            "interfaces": list(d.interfaces) if d.reason is None else [],
+                                            "reason": d.reason}}
+        decisions[ip] = entry
+    return decisions

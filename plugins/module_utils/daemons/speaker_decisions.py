@@ -15,14 +15,18 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from ..addresses import canonical_ip
 from ..config.model import Config
-from ..layer2.election import Balancer, elect_all
+from ..layer2.election import Balancer, ElectionCache, elect_all
 from ..service import ServiceFacts
 
 NOT_LOAD_BALANCER = "notLoadBalancer"
 NO_IP_ALLOCATED = "noIPAllocated"
 OTHER_CLASS = "otherLoadBalancerClass"
+
+# Kept between passes: a membership change re-runs the full pass over the same objects, and the
+# sha256 order of the nodes per IP, canonical IP texts and pools do not change with the live set.
+# Entries are pure functions of their keys, so sharing it between passes never changes a decision.
+_ELECTION_CACHE = ElectionCache()
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,28 @@ def service_key(obj: Mapping) -> str:
     return "%s/%s" % (meta.get("namespace"), meta.get("name"))
 
 
+def _filter_fields(svc: Mapping) -> tuple[str, object, str, list[str]]:
+    """(key, loadBalancerClass, type, status IPs) exactly as ``ServiceFacts`` reads them from a
+    plain dict: the filters need only these, for every Service on every pass (a membership change
+    included), and ServiceFacts reads a dozen more fields."""
+    meta = svc.get("metadata")
+    spec = svc.get("spec")
+    if type(meta) is not dict or type(spec) is not dict or type(svc.get("status", {})) is not dict:
+        facts = ServiceFacts(svc)
+        return facts.key, facts.lb_class, facts.type, facts.ingress
+    namespace, name, kind = meta.get("namespace"), meta.get("name"), spec.get("type")
+    if type(namespace) is not str or type(name) is not str or (kind is not None and type(kind) is not str):
+        facts = ServiceFacts(svc)
+        return facts.key, facts.lb_class, facts.type, facts.ingress
+    ingress: list[str] = []
+    balancer = (svc.get("status") or {}).get("loadBalancer")
+    entries = balancer.get("ingress") if type(balancer) is dict else None
+    if type(entries) is list:
+        ingress = [entry["ip"] if type(entry["ip"]) is str else str(entry["ip"])
+                   for entry in entries if type(entry) is dict and entry.get("ip")]
+    return "%s/%s" % (namespace, name), spec.get("loadBalancerClass"), kind or "ClusterIP", ingress
+
+
 def desired(
     services: Iterable[Mapping],
     config: Config,
@@ -68,20 +94,21 @@ def desired(
     out: dict[str, ServiceL2] = {}
     balancers = []
     for svc in services:
-        facts = ServiceFacts(dict(svc))
-        key = facts.key
-        if not facts.handled(lb_class):
+        key, svc_class, svc_type, ingress = _filter_fields(svc if type(svc) is dict else dict(svc))
+        handled = lb_class == "" if svc_class is None else svc_class == lb_class  # ServiceFacts.handled
+        if not handled:
             out[key] = ServiceL2(key, (), (), OTHER_CLASS, None)
-        elif facts.type != "LoadBalancer":
+        elif svc_type != "LoadBalancer":
             out[key] = ServiceL2(key, (), (), NOT_LOAD_BALANCER, None)
-        elif not facts.ingress:
+        elif not ingress:
             out[key] = ServiceL2(key, (), (), NO_IP_ALLOCATED, None)
         else:
-            balancers.append(Balancer(key, svc, tuple(facts.ingress)))
+            balancers.append(Balancer(key, svc, tuple(ingress)))
     decisions = elect_all(config, balancers, nodes, endpoint_slices, members, my_node,
-                          ignore_exclude_lb=ignore_exclude_lb)
+                          ignore_exclude_lb=ignore_exclude_lb, cache=_ELECTION_CACHE)
+    text_of = _ELECTION_CACHE.ip_text
     for bal in balancers:
-        ips = [canonical_ip(ip) or str(ip) for ip in bal.ips]  # the keys elect_all used
+        ips = [text_of(ip) or str(ip) for ip in bal.ips]  # the keys elect_all used
         announce = tuple((ip, decisions[ip].interfaces) for ip in ips
                          if ip in decisions and decisions[ip].reason is None)
         first = decisions.get(ips[0])

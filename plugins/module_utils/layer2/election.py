@@ -47,9 +47,14 @@ class L2Decision:
     reason: str | None
 
 
+def _is_mapping(value) -> bool:
+    """isinstance(value, Mapping), without the ABC check for the plain dicts of the API."""
+    return type(value) is dict or isinstance(value, Mapping)
+
+
 def _meta(obj: Mapping, key: str) -> Mapping:
-    value = (obj.get("metadata") or {}).get(key) if isinstance(obj, Mapping) else None
-    return value if isinstance(value, Mapping) else {}
+    value = (obj.get("metadata") or {}).get(key) if _is_mapping(obj) else None
+    return value if _is_mapping(value) else {}
 
 
 def endpoint_serving(endpoint: Mapping) -> bool:
@@ -62,9 +67,19 @@ def endpoint_serving(endpoint: Mapping) -> bool:
 
 def _serving_endpoints(endpoint_slices: Sequence[Mapping]):
     for eps in endpoint_slices or ():
-        for endpoint in (eps.get("endpoints") or ()) if isinstance(eps, Mapping) else ():
-            if isinstance(endpoint, Mapping) and endpoint_serving(endpoint):
+        for endpoint in (eps.get("endpoints") or ()) if _is_mapping(eps) else ():
+            if _is_mapping(endpoint) and endpoint_serving(endpoint):
                 yield endpoint
+
+
+def _any_serving(endpoint_slices: Sequence[Mapping]) -> bool:
+    """``_serving_endpoints`` yields something (runs for every service of every pass)."""
+    for eps in endpoint_slices or ():
+        if _is_mapping(eps):
+            for endpoint in eps.get("endpoints") or ():
+                if _is_mapping(endpoint) and endpoint_serving(endpoint):
+                    return True
+    return False
 
 
 def has_shared_ip_annotation(service: Mapping) -> bool:
@@ -204,7 +219,7 @@ class _Election:
     """
 
     __slots__ = ("config", "nodes", "live", "labels", "ignore_exclude_lb", "cache", "_pool_ads", "_by_ads",
-                 "_eligible", "_scores", "_interfaces", "_mine", "_decisions", "_orders")
+                 "_eligible", "_scores", "_mine", "_decisions", "_orders", "_all_text")
 
     def __init__(self, config: Config, nodes: Mapping[str, Mapping], members: Collection[str] | None,
                  ignore_exclude_lb: bool, cache: ElectionCache | None) -> None:
@@ -218,10 +233,10 @@ class _Election:
         self._by_ads: dict = {}  # ad indices -> (ads, selected, candidates before externalTrafficPolicy)
         self._eligible: dict = {}  # node -> step 5 (network available, not excluded)
         self._scores: dict = {}  # (ad indices, node) -> preference score
-        self._interfaces: dict = {}  # (ad indices, node) -> interfaces
         self._mine: dict = {}  # ad indices -> does an ad select my node
-        self._decisions: dict = {}  # equal decisions share one object
+        self._decisions: dict = {}  # (ad indices, winner, reason) -> decision (one object for equal ones)
         self._orders = cache.orders_for(nodes) if cache is not None else None
+        self._all_text = all(isinstance(n, str) for n in nodes)  # every node name can be hashed
 
     def _eligible_node(self, n: str) -> bool:
         ok = self._eligible.get(n)
@@ -266,7 +281,7 @@ class _Election:
         """Steps 1-6 for one service: (reason, ad indices, ads, selected, candidates, has preferences)."""
         service = claim.service
         # 1. a serving endpoint somewhere
-        if not any(True for _endpoint in _serving_endpoints(claim.endpoint_slices)):
+        if not _any_serving(claim.endpoint_slices):
             return (NOT_OWNER,)
         # 2. advertisements of the pool that match the service
         key = self._ads(claim.pool, _meta(service, "labels"))
@@ -302,7 +317,7 @@ class _Election:
                     orders.clear()
                 names = [n for n in self.nodes if isinstance(n, str)]
                 order = orders[ip] = tuple(sorted(names, key=lambda n: election_key(n, ip)))
-            if order is not None and all(isinstance(n, str) for n in tied):
+            if order is not None and (self._all_text or all(isinstance(n, str) for n in tied)):
                 wanted = tied if isinstance(tied, (set, frozenset)) else set(tied)
                 for n in order:
                     if n in wanted:
@@ -311,14 +326,19 @@ class _Election:
 
     def decide(self, ip: str, claims: Sequence[Claim], my_node: str | None) -> L2Decision:
         """``elect_shared`` for the canonical ``ip``."""
-        views = [self.view(c) for c in claims]
-        active = [v for v in views if v[0] is None]
-        if not active:
-            return _SHARED_WITH_SELECTOR if any(v[0] == SHARED_IP_WITH_SERVICE_SELECTOR for v in views) else _NOT_OWNER
-        if len(active) == 1:
-            key = active[0][1]
+        if len(claims) == 1:
+            view = self.view(claims[0])
+            if view[0] is not None:
+                return _SHARED_WITH_SELECTOR if view[0] == SHARED_IP_WITH_SERVICE_SELECTOR else _NOT_OWNER
+            active = (view,)
+            key = view[1]
         else:
-            key = tuple(dict.fromkeys(i for v in active for i in v[1]))
+            views = [self.view(c) for c in claims]
+            active = tuple(v for v in views if v[0] is None)
+            if not active:
+                return (_SHARED_WITH_SELECTOR if any(v[0] == SHARED_IP_WITH_SERVICE_SELECTOR for v in views)
+                        else _NOT_OWNER)
+            key = active[0][1] if len(active) == 1 else tuple(dict.fromkeys(i for v in active for i in v[1]))
         # 4. an advertisement must select my node (planner: some live node)
         if my_node is not None:
             mine = self._mine.get(key)
@@ -331,7 +351,6 @@ class _Election:
             mine = any(v[3] for v in active)
         # 7. order: most services covered, then preference score, then sha256; the first announces
         winner = None
-        interfaces: tuple[str, ...] = ()
         if len(active) == 1:
             view = active[0]
             candidates = view[4]
@@ -351,25 +370,28 @@ class _Election:
                 best = max(rank.values())
                 tied = [n for n, r in rank.items() if r == best]
                 winner = tied[0] if len(tied) == 1 else self._order(ip, tied)
-        if winner is not None:
-            ikey = (key, winner)
-            interfaces = self._interfaces.get(ikey)
-            if interfaces is None:
-                ads = tuple(self.config.l2_advertisements[i] for i in key)
-                interfaces = self._interfaces[ikey] = interfaces_for(ads, self.labels[winner])
         if not mine:
-            return self._decision(winner, interfaces, NO_MATCHING_ADVERTISEMENT)
-        if winner is None:
+            reason = NO_MATCHING_ADVERTISEMENT
+        elif winner is None:
             return _NOT_OWNER
-        if my_node is not None and winner != my_node:
-            return self._decision(winner, interfaces, NOT_OWNER)
-        return self._decision(winner, interfaces, None)
+        elif my_node is not None and winner != my_node:
+            reason = NOT_OWNER
+        else:
+            reason = None
+        if winner is None:
+            return self._decision(key, None, reason)
+        return self._decision(key, winner, reason)
 
-    def _decision(self, node: str | None, interfaces: tuple[str, ...], reason: str | None) -> L2Decision:
-        key = (node, interfaces, reason)
-        got = self._decisions.get(key)
+    def _decision(self, key: tuple[int, ...], winner: str | None, reason: str | None) -> L2Decision:
+        """The decision naming ``winner`` and its interfaces under the ads ``key``; equal ones are shared."""
+        memo = (key, winner, reason)
+        got = self._decisions.get(memo)
         if got is None:
-            got = self._decisions[key] = L2Decision(node, interfaces, reason)
+            interfaces: tuple[str, ...] = ()
+            if winner is not None:
+                ads = tuple(self.config.l2_advertisements[i] for i in key)
+                interfaces = interfaces_for(ads, self.labels[winner])
+            got = self._decisions[memo] = L2Decision(winner, interfaces, reason)
         return got
 
 
@@ -491,7 +513,7 @@ def slices_by_service(endpoint_slices: Sequence[Mapping]) -> dict[str, list[Mapp
     """EndpointSlices grouped by ``namespace/name`` of their service (label kubernetes.io/service-name)."""
     out: dict[str, list[Mapping]] = {}
     for eps in endpoint_slices or ():
-        if not isinstance(eps, Mapping):
+        if not _is_mapping(eps):
             continue
         name = _meta(eps, "labels").get(SERVICE_NAME_LABEL)
         if isinstance(name, str) and name:
@@ -529,7 +551,7 @@ def elect_all(
     by_service = slices_by_service(endpoint_slices)
     text_of = cache.ip_text if cache is not None else ip_text
     pools = cache.pools_for(config) if cache is not None else {}
-    claims: dict[str, list] = {}  # ip -> [hash key, Claim, ...]
+    claims: dict[str, tuple] = {}  # ip -> (hash key, Claim, ...)
     out: dict[str, L2Decision] = {}
     for bal in sorted(balancers, key=attrgetter("key")):
         texts = []
@@ -555,12 +577,10 @@ def elect_all(
         first = texts[0]
         for text in texts:
             items = claims.get(text)
-            if items is None:
-                claims[text] = [first, claim]
-            else:
-                items.append(claim)
+            claims[text] = (first, claim) if items is None else items + (claim,)
     if claims:
         election = _Election(config, nodes, members, ignore_exclude_lb, cache)
         for ip, items in claims.items():
             out[ip] = election.decide(items[0], items[1:], my_node)
-    return dict(sorted(out.items()))
+    del claims
+    return {ip: out[ip] for ip in sorted(out)}

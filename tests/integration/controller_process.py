@@ -4,64 +4,18 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
-import uuid
+from daemon_process import DaemonProcess, wait_for
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-METAL_LB = os.path.join(REPO, "bin", "metal-lb")
+__all__ = ["ControllerProcess", "wait_for"]
 
 
-class ControllerProcess:
-    """One controller replica; stop()/kill() act only on its own PID."""
+class ControllerProcess(DaemonProcess):
+    """One controller replica."""
 
     def __init__(self, workdir: str, kubeconfig: str, namespace: str, lb_class: str = "",
                  *extra: str) -> None:
-        self.log_path = os.path.join(workdir, "controller-%s.log" % uuid.uuid4().hex[:8])
-        self._log = open(self.log_path, "w", encoding="utf-8")  # noqa: SIM115 - closed in stop()
-        args = [sys.executable, METAL_LB, "controller", "--kubeconfig", kubeconfig,
-                "--namespace", namespace, "--metrics-port", "0", "--log-level", "debug"]
+        args = ["controller", "--kubeconfig", kubeconfig, "--namespace", namespace, "--metrics-port", "0",
+                "--log-level", "debug"]
         if lb_class:
             args += ["--lb-class", lb_class]
-        self.proc = subprocess.Popen([*args, *extra], stdout=self._log, stderr=subprocess.STDOUT)
-        self.pid = self.proc.pid
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def log(self) -> str:
-        try:
-            with open(self.log_path, encoding="utf-8") as handle:
-                return handle.read()[-6000:]
-        except OSError:
-            return ""
-
-    def kill(self) -> None:
-        if self.alive():
-            os.kill(self.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
-
-    def stop(self, timeout: float = 15.0) -> int | None:
-        if self.alive():
-            os.kill(self.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        self._log.close()
-        return self.proc.returncode
-
-
-def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05, what: str = "condition"):
-    """Poll ``predicate`` until it returns a truthy value (returned) or fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError("timed out after %.0fs waiting for %s (last: %r)" % (timeout, what, last))
+        super().__init__(workdir, "controller", [*args, *extra])

@@ -113,30 +113,41 @@ def run_fresh(n: int, save: str = "") -> dict:
     services = [service(i) for i in range(n)]
     seconds, result = timed_plan(pools() + services)
     out = dict(summary(result), seconds=seconds, cpu_seconds=CPU_SECONDS, peak_rss_mb=rss_mb())
-    if save:  # what the controller would write, for the re-plan run
+    if save:  # what the controller would write, for the re-plan run: "pool ip [ip]" per Service, in order
         with open(save, "w", encoding="utf-8") as handle:
-            json.dump([[result["services"][key_of(s)]["ips"], result["services"][key_of(s)]["pool"]]
-                       for s in services], handle)
+            for svc in services:
+                entry = result["services"][key_of(svc)]
+                handle.write(" ".join([entry["pool"] or "-"] + entry["ips"]) + "\n")
     return out
+
+
+def with_status(svc: dict, ips: list[str], pool_name: str | None) -> dict:
+    """``svc`` as the controller leaves it: status ingress and the pool annotation."""
+    if ips:
+        svc["status"] = {"loadBalancer": {"ingress": [{"ip": ip} for ip in ips]}}
+        svc["metadata"]["annotations"]["metallb.io/ip-allocated-from-pool"] = pool_name
+    return svc
 
 
 def run_replan(n: int, state: str = "") -> dict:
     """The Services as the controller left them after a fresh plan (status + pool annotation), re-planned.
-    ``state``: saved by the fresh run of the same size; without it the fresh plan runs here first (untimed,
-    but then part of this process's peak RSS)."""
-    services = [service(i) for i in range(n)]
+    ``state``: saved by the fresh run of the same size, read a line per Service as the Services are built
+    (as a YAML/JSON loader would build them: nothing else of the harness stays in memory); without it the
+    fresh plan runs here first (untimed, but then part of this process's peak RSS)."""
     if state:
+        services = []
         with open(state, encoding="utf-8") as handle:
-            written = json.load(handle)
+            for i, line in enumerate(handle):
+                pool_name, *ips = line.split()
+                services.append(with_status(service(i), ips, None if pool_name == "-" else pool_name))
     else:
+        services = [service(i) for i in range(n)]
         _, first = timed_plan(pools() + services)
-        written = [[first["services"][key_of(s)]["ips"], first["services"][key_of(s)]["pool"]] for s in services]
+        written = [(first["services"][key_of(s)]["ips"], first["services"][key_of(s)]["pool"]) for s in services]
         del first
-    for svc, (ips, pool_name) in zip(services, written):
-        if ips:
-            svc["status"] = {"loadBalancer": {"ingress": [{"ip": ip} for ip in ips]}}
-            svc["metadata"]["annotations"]["metallb.io/ip-allocated-from-pool"] = pool_name
-    del written
+        for svc, (ips, pool_name) in zip(services, written):
+            with_status(svc, ips, pool_name)
+        del written
     gc.collect()
     seconds, result = timed_plan(pools() + services)
     return dict(summary(result), seconds=seconds, cpu_seconds=CPU_SECONDS, peak_rss_mb=rss_mb())
@@ -172,7 +183,7 @@ def main() -> int:
     saved: dict[int, str] = {}
     for kind, n in runs:
         if kind == "fresh" and n == args.replan:
-            saved[n] = os.path.join(tmp, "written-%d.json" % n)
+            saved[n] = os.path.join(tmp, "written-%d.txt" % n)
             res = child(kind, n, saved[n])
         else:
             res = child(kind, n, saved.get(n, "") if kind == "replan" else "")

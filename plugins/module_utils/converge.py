@@ -257,7 +257,7 @@ def converge_service(alloc, config: Config | None, key: str, svc: dict | None, *
         return ServiceResult(key, [], None, [], False, SUCCESS, IGNORED)
     f = ServiceFacts(svc)
     if not f.handled(lb_class):
-        return ServiceResult(f.key, list(f.ingress), f.pool_annotation, [], False, SUCCESS, IGNORED, f)
+        return _not_ours(alloc, f)
     if config is None:
         return ServiceResult(f.key, list(f.ingress), f.pool_annotation, [], False, SUCCESS,
                              ASSIGNED if f.ingress else PENDING, f)
@@ -267,6 +267,23 @@ def converge_service(alloc, config: Config | None, key: str, svc: dict | None, *
     events: list[Event] = []
     ok = _converge(alloc, config, f, f.ingress, state, events)
     return _finish(alloc, f, ok, state, events, prev_ips, prev_key)
+
+
+def _not_ours(alloc, f: ServiceFacts) -> ServiceResult:
+    """A Service of another loadBalancerClass (or none, with --lb-class) is left alone, except for
+    what is ours: an IP we hold goes back to the pool (a LoadBalancer Service turned ClusterIP drops
+    its class, and would otherwise keep the address from everyone); and once it is no longer a
+    LoadBalancer, the status and pool annotation we wrote (we held it, or it carries the pool
+    annotation only MetalLB-style controllers write) are cleared, as for a Service of our class."""
+    outcome = SUCCESS
+    held = alloc.pool_of(f.key) is not None
+    if held:
+        alloc.unassign(f.key)
+        outcome = REPROCESS_ALL
+    if f.type != "LoadBalancer" and (held or f.pool_annotation is not None):
+        changed = bool(f.ingress) or f.pool_annotation is not None
+        return ServiceResult(f.key, [], None, [], changed, outcome, IGNORED, f)
+    return ServiceResult(f.key, list(f.ingress), f.pool_annotation, [], False, outcome, IGNORED, f)
 
 
 def _creation_order(f: ServiceFacts) -> tuple:
@@ -301,10 +318,12 @@ def _reprocess_all(alloc, config: Config | None, services: Iterable[dict], lb_cl
     facts: list[ServiceFacts] = []
     for svc in services:
         f = ServiceFacts(svc)
-        if not f.handled(lb_class) or config is None:
+        if not f.handled(lb_class):
+            results[f.key] = _not_ours(alloc, f)
+            continue
+        if config is None:
             results[f.key] = ServiceResult(f.key, list(f.ingress), f.pool_annotation, [], False, SUCCESS,
-                                           IGNORED if not f.handled(lb_class) else
-                                           (ASSIGNED if f.ingress else PENDING), f)
+                                           ASSIGNED if f.ingress else PENDING, f)
             continue
         facts.append(f)
     if config is None:

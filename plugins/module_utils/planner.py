@@ -56,7 +56,7 @@ def _plan(objects: Iterable[dict], lb_class: str, namespace: str, service_cidrs:
         f = result.facts
         if f is not None and f.type != "LoadBalancer" and not f.ingress and f.pool_annotation is None:
             continue  # never a load balancer: nothing to report
-        ips = result.ips if type(result.ips) is list else list(result.ips)
+        ips = result.ips if isinstance(result.ips, list) else list(result.ips)
         entries[key] = {"ips": ips, "pool": result.pool, "state": result.state, "changed": result.changed,
                         "events": [e.as_dict() for e in result.events]}
         if result.state == ASSIGNED and ips and f is not None and f.type == "LoadBalancer":

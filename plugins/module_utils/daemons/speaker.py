@@ -34,6 +34,9 @@ from ..kube.l2_status import GROUP as STATUS_GROUP
 from ..kube.l2_status import PLURAL as STATUS_PLURAL
 from ..kube.l2_status import VERSION as STATUS_VERSION
 from ..kube.l2_status import L2StatusWriter, TokenBucket, object_node, object_service
+from ..kube.service_view import trim_service
+from ..kube.speaker_views import (CoreReads, trim_config_object, trim_endpoint_slice, trim_l2_status,
+                                  trim_namespace, trim_node)
 from ..kube.status_objects import StatusObjects
 from ..kube.writer import EventRecorder
 from ..layer2.announcer import Announcer
@@ -124,9 +127,8 @@ class Speaker:
         self._published_at: float | None = None  # when the known members were first published
         self._settled = membership is None
         self._leaving = False
-        core = k8s_client.CoreV1Api(api_client)
+        core = CoreReads(api_client)  # not CoreV1Api: its pydantic models alone cost ~22 MB
         custom = k8s_client.CustomObjectsApi(api_client)
-        discovery = k8s_client.DiscoveryV1Api(api_client)
         self._queue = WorkQueue()
         self._events = EventRecorder(core, "metallb-speaker", node)
         # A take-over of many Services would write one Event each at once: pace them (client-go's
@@ -151,23 +153,27 @@ class Speaker:
         self._status_file_warned = False
         self._statuses = L2StatusWriter(custom, namespace, node, self._cached_statuses, qps=status_qps,
                                         burst=status_burst, on_error=self._status_failed)
+        # Every cache holds only what the speaker reads (kube.speaker_views, kube.service_view).
         self._services = Informer("services", core.list_service_for_all_namespaces, self._on_service,
-                                  kind="Service", api_version="v1")
-        self._slices = Informer("endpointslices", discovery.list_endpoint_slice_for_all_namespaces,
-                                self._on_slice, kind="EndpointSlice", api_version="discovery.k8s.io/v1")
-        self._nodes = Informer("nodes", core.list_node, self._on_node, kind="Node", api_version="v1")
+                                  kind="Service", api_version="v1", transform=trim_service)
+        self._slices = Informer("endpointslices", core.list_endpoint_slice_for_all_namespaces,
+                                self._on_slice, kind="EndpointSlice", api_version="discovery.k8s.io/v1",
+                                transform=trim_endpoint_slice)
+        self._nodes = Informer("nodes", core.list_node, self._on_node, kind="Node", api_version="v1",
+                               transform=trim_node)
         self._config_informers = [
-            Informer("namespaces", core.list_namespace, self._on_config, kind="Namespace", api_version="v1"),
+            Informer("namespaces", core.list_namespace, self._on_config, kind="Namespace", api_version="v1",
+                     transform=trim_namespace),
             Informer("configmaps", core.list_namespaced_config_map, self._on_config, args=(namespace,),
-                     kind="ConfigMap", api_version="v1"),
+                     kind="ConfigMap", api_version="v1", transform=trim_config_object),
         ] + [
             Informer(plural, custom.list_namespaced_custom_object, self._on_config,
-                     args=(GROUP, VERSION, namespace, plural))
+                     args=(GROUP, VERSION, namespace, plural), transform=trim_config_object)
             for plural in CONFIG_PLURALS
         ]
         self._status_informer = Informer("servicel2statuses", custom.list_namespaced_custom_object,
                                          self._on_status, args=(STATUS_GROUP, STATUS_VERSION, namespace,
-                                                                STATUS_PLURAL))
+                                                                STATUS_PLURAL), transform=trim_l2_status)
         self._informers = [self._services, self._slices, self._nodes, self._status_informer,
                            *self._config_informers]
         if membership is not None:

@@ -57,28 +57,6 @@ def service_key(obj: Mapping) -> str:
     return "%s/%s" % (meta.get("namespace"), meta.get("name"))
 
 
-def _filter_fields(svc: Mapping) -> tuple[str, object, str, list[str]]:
-    """(key, loadBalancerClass, type, status IPs) exactly as ``ServiceFacts`` reads them from a
-    plain dict: the filters need only these, for every Service on every pass (a membership change
-    included), and ServiceFacts reads a dozen more fields."""
-    meta = svc.get("metadata")
-    spec = svc.get("spec")
-    if type(meta) is not dict or type(spec) is not dict or type(svc.get("status", {})) is not dict:
-        facts = ServiceFacts(svc)
-        return facts.key, facts.lb_class, facts.type, facts.ingress
-    namespace, name, kind = meta.get("namespace"), meta.get("name"), spec.get("type")
-    if type(namespace) is not str or type(name) is not str or (kind is not None and type(kind) is not str):
-        facts = ServiceFacts(svc)
-        return facts.key, facts.lb_class, facts.type, facts.ingress
-    ingress: list[str] = []
-    balancer = (svc.get("status") or {}).get("loadBalancer")
-    entries = balancer.get("ingress") if type(balancer) is dict else None
-    if type(entries) is list:
-        ingress = [entry["ip"] if type(entry["ip"]) is str else str(entry["ip"])
-                   for entry in entries if type(entry) is dict and entry.get("ip")]
-    return "%s/%s" % (namespace, name), spec.get("loadBalancerClass"), kind or "ClusterIP", ingress
-
-
 def desired(
     services: Iterable[Mapping],
     config: Config,
@@ -94,16 +72,16 @@ def desired(
     out: dict[str, ServiceL2] = {}
     balancers = []
     for svc in services:
-        key, svc_class, svc_type, ingress = _filter_fields(svc if type(svc) is dict else dict(svc))
-        handled = lb_class == "" if svc_class is None else svc_class == lb_class  # ServiceFacts.handled
-        if not handled:
+        facts = ServiceFacts(dict(svc))
+        key = facts.key
+        if not facts.handled(lb_class):
             out[key] = ServiceL2(key, (), (), OTHER_CLASS, None)
-        elif svc_type != "LoadBalancer":
+        elif facts.type != "LoadBalancer":
             out[key] = ServiceL2(key, (), (), NOT_LOAD_BALANCER, None)
-        elif not ingress:
+        elif not facts.ingress:
             out[key] = ServiceL2(key, (), (), NO_IP_ALLOCATED, None)
         else:
-            balancers.append(Balancer(key, svc, tuple(ingress)))
+            balancers.append(Balancer(key, svc, tuple(facts.ingress)))
     decisions = elect_all(config, balancers, nodes, endpoint_slices, members, my_node,
                           ignore_exclude_lb=ignore_exclude_lb, cache=_ELECTION_CACHE)
     text_of = _ELECTION_CACHE.ip_text

@@ -11,6 +11,11 @@ computes the same winner: the candidate set never depends on which node asks, an
 is the preference score, then sha256(node + "#" + ip). Services sharing an IP are elected
 together (``elect_shared``), so an IP never has two announcers; ``elect`` is MetalLB's
 per-service call, kept for its test cases.
+
+Cost: the speaker re-runs ``elect_all`` on every membership change (the failover path) and the
+planner runs it over 100,000 IPs, so the node-dependent steps are computed once per set of
+advertisements (``_Election``), not once per service, and a speaker keeps the sha256 order of
+the nodes per IP between passes (``ElectionCache``). Neither changes a decision.
 """
 
 from __future__ import annotations
@@ -49,7 +54,7 @@ class L2Decision:
 
 def _is_mapping(value) -> bool:
     """isinstance(value, Mapping), without the ABC check for the plain dicts of the API."""
-    return type(value) is dict or isinstance(value, Mapping)
+    return isinstance(value, dict) or isinstance(value, Mapping)
 
 
 def _meta(obj: Mapping, key: str) -> Mapping:
@@ -230,10 +235,10 @@ class _Election:
         self.ignore_exclude_lb = ignore_exclude_lb
         self.cache = cache
         self._pool_ads: dict = {}  # pool -> ((index, ad), ...) of its advertisements, any serviceSelectors
-        self._by_ads: dict = {}  # ad indices -> (ads, selected, candidates before externalTrafficPolicy)
+        self._by_ads: dict = {}  # ad indices -> see ``_for_ads``
         self._eligible: dict = {}  # node -> step 5 (network available, not excluded)
         self._scores: dict = {}  # (ad indices, node) -> preference score
-        self._mine: dict = {}  # ad indices -> does an ad select my node
+        self._mine: dict = {}  # (ad indices, my node) -> does one of the ads select my node
         self._decisions: dict = {}  # (ad indices, winner, reason) -> decision (one object for equal ones)
         self._orders = cache.orders_for(nodes) if cache is not None else None
         self._all_text = all(isinstance(n, str) for n in nodes)  # every node name can be hashed
@@ -341,12 +346,12 @@ class _Election:
             key = active[0][1] if len(active) == 1 else tuple(dict.fromkeys(i for v in active for i in v[1]))
         # 4. an advertisement must select my node (planner: some live node)
         if my_node is not None:
-            mine = self._mine.get(key)
+            mine = self._mine.get((key, my_node))
             if mine is None:
                 ads = tuple(self.config.l2_advertisements[i] for i in key)
                 mine = my_node in self.nodes and any(ad_selects(ad, _meta(self.nodes[my_node], "labels"))
                                                      for ad in ads)
-                self._mine[key] = mine
+                self._mine[key, my_node] = mine
         else:
             mine = any(v[3] for v in active)
         # 7. order: most services covered, then preference score, then sha256; the first announces
@@ -414,7 +419,7 @@ class ElectionCache:
 
     def ip_text(self, text) -> str | None:
         """``ip_text``, remembered."""
-        if type(text) is not str:
+        if not isinstance(text, str):
             return ip_text(text)
         got = self._texts.get(text, self)
         if got is self:
@@ -551,8 +556,10 @@ def elect_all(
     by_service = slices_by_service(endpoint_slices)
     text_of = cache.ip_text if cache is not None else ip_text
     pools = cache.pools_for(config) if cache is not None else {}
-    claims: dict[str, tuple] = {}  # ip -> (hash key, Claim, ...)
-    out: dict[str, L2Decision] = {}
+    # ip -> its Claim when the ip is the hash key and it has one claim (nearly always), else
+    # (hash key, Claim, ...): one object per IP less at 100,000 IPs
+    claims: dict[str, Claim | tuple] = {}
+    out: dict[str, L2Decision] = {}  # ipNotAllowed / invalidIP
     for bal in sorted(balancers, key=attrgetter("key")):
         texts = []
         for ip in bal.ips:
@@ -577,10 +584,21 @@ def elect_all(
         first = texts[0]
         for text in texts:
             items = claims.get(text)
-            claims[text] = (first, claim) if items is None else items + (claim,)
-    if claims:
-        election = _Election(config, nodes, members, ignore_exclude_lb, cache)
-        for ip, items in claims.items():
-            out[ip] = election.decide(items[0], items[1:], my_node)
-    del claims
-    return {ip: out[ip] for ip in sorted(out)}
+            if items is None:
+                claims[text] = claim if text == first else (first, claim)
+            else:
+                claims[text] = (text, items, claim) if isinstance(items, Claim) else items + (claim,)
+    if not claims:
+        return {ip: out[ip] for ip in sorted(out)}
+    election = _Election(config, nodes, members, ignore_exclude_lb, cache)
+    decided: dict[str, L2Decision] = {}
+    # a claimed IP's decision wins over ipNotAllowed
+    for ip in sorted(claims.keys() | out.keys()) if out else sorted(claims):
+        items = claims.get(ip)
+        if items is None:
+            decided[ip] = out[ip]
+        elif isinstance(items, Claim):
+            decided[ip] = election.decide(ip, (items,), my_node)
+        else:
+            decided[ip] = election.decide(items[0], items[1:], my_node)
+    return decided

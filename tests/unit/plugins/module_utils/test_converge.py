@@ -187,6 +187,40 @@ def test_lb_class_filter():
     assert converge_service(alloc, config, "app/x", svc("x"), lb_class="example.com/other").state == "ignored"
 
 
+def test_a_service_that_leaves_our_class_gives_its_ip_back():
+    """With --lb-class, a LoadBalancer turned ClusterIP loses its class: the IP must not stay held."""
+    ours = "example.com/ours"
+    alloc, config = setup()
+    first = converge_service(alloc, config, "app/web", svc("web", loadBalancerClass=ours), lb_class=ours)
+    assert first.ips == ["198.51.100.10"]
+    turned = svc("web", ingress=first.ips, annotations={"metallb.io/ip-allocated-from-pool": "a-v4"}, type="ClusterIP")
+    result = converge_service(alloc, config, "app/web", turned, lb_class=ours)
+    assert (result.state, result.ips, result.pool, result.changed, result.outcome) == (
+        "ignored", [], None, True, REPROCESS_ALL)
+    assert alloc.pool_of("app/web") is None
+    other = converge_service(alloc, config, "app/db", svc("db", loadBalancerClass=ours), lb_class=ours)
+    assert other.ips == ["198.51.100.10"]
+
+
+def test_services_of_another_class_keep_what_they_have():
+    alloc, config = setup()
+    foreign = svc("web", ingress=("203.0.113.5",), annotations={"metallb.io/ip-allocated-from-pool": "theirs"},
+                  loadBalancerClass="example.com/other")
+    result = converge_service(alloc, config, "app/web", foreign)
+    assert (result.state, result.ips, result.pool, result.changed, result.outcome) == (
+        "ignored", ["203.0.113.5"], "theirs", False, SUCCESS)
+    plain = svc("plain", type="ClusterIP")
+    assert converge_service(alloc, config, "app/plain", plain, lb_class="example.com/ours").changed is False
+
+
+def test_after_a_restart_our_annotation_on_a_former_load_balancer_is_cleared():
+    alloc, config = setup()
+    turned = svc("web", ingress=("198.51.100.10",), annotations={"metallb.io/ip-allocated-from-pool": "a-v4"},
+                 type="ClusterIP")
+    result = reprocess_all(alloc, config, [turned], lb_class="example.com/ours")["app/web"]
+    assert (result.ips, result.pool, result.changed) == ([], None, True)
+
+
 def test_deleting_a_service_frees_its_ip_and_asks_for_reprocess_all():
     alloc, config = setup()
     converge_service(alloc, config, "app/web", svc("web"))

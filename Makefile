@@ -90,8 +90,8 @@ sanity: venv
 ansible-units: venv
 	.ci/ansible-test.sh $(VBIN) units --venv --python $(ANSIBLE_PY)
 
-ansible-lint: venv
-	PATH=$(VBIN):$$PATH $(VBIN)/ansible-lint --profile production
+ansible-lint: venv pytest-farm
+	ANSIBLE_COLLECTIONS_PATH=$(PYTEST_ROOT) PATH=$(VBIN):$$PATH $(VBIN)/ansible-lint --profile production
 
 # Every step in order; stops at the first failure and prints what ran, how long, and the result.
 test:

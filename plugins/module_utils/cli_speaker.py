@@ -15,6 +15,7 @@ import argparse
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 
@@ -77,9 +78,32 @@ def _fail(text: str) -> int:
     return 2
 
 
-def _membership(args, node: str):
-    """A started MembershipThread, or None when membership is off. Raises MembershipConfigError."""
+def membership_config(args):
+    """The detector timing from the command line (library defaults for what is not given)."""
     from .membership.detector import DetectorConfig
+
+    timing = {k: v for k, v in (("heartbeat_interval", args.membership_heartbeat),
+                                ("failure_timeout", args.membership_failure_timeout),
+                                ("stable_period", args.membership_stable_period)) if v is not None}
+    return DetectorConfig(**timing)
+
+
+def _check_bind(bind: tuple[str, int]) -> None:
+    """Fail at startup, with the option named, when the membership address cannot be bound: the
+    speaker binds it for real only once its caches are synced (``Speaker.run``)."""
+    from .membership.transport import MembershipConfigError
+
+    family = socket.AF_INET6 if ":" in bind[0] else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_DGRAM) as sock:
+            sock.bind(bind)
+    except OSError as exc:
+        raise MembershipConfigError("--membership-bind %s:%d: %s" % (bind[0], bind[1], exc.strerror)) from None
+
+
+def _membership(args, node: str):
+    """A MembershipThread, not started yet (the speaker joins once its caches are synced), or None
+    when membership is off. Raises MembershipConfigError."""
     from .membership.service import MembershipThread
     from .membership.transport import load_keys, parse_bind
 
@@ -89,13 +113,10 @@ def _membership(args, node: str):
         return None, None
     keys = load_keys(args.membership_key_file)
     bind = parse_bind(args.membership_bind or "0.0.0.0")
-    timing = {k: v for k, v in (("heartbeat_interval", args.membership_heartbeat),
-                                ("failure_timeout", args.membership_failure_timeout),
-                                ("stable_period", args.membership_stable_period)) if v is not None}
-    config = DetectorConfig(**timing)
+    config = membership_config(args)
+    _check_bind(bind)
     thread = MembershipThread(node, bind, keys, cluster="metal-lb/%s" % args.namespace, config=config,
                               known_file=args.membership_known_file or None)
-    thread.start()
     return thread, bind
 
 
@@ -113,11 +134,15 @@ def _widen_connection_pool(api_client, size: int = 32) -> None:
         logging.getLogger("metal_lb.speaker").debug("connection pool not widened: %s", exc)
 
 
-def membership_grace(membership) -> float:
-    """How long a starting speaker announces nothing at least: its peers need time to be heard and
-    to pass the stable period, so it never briefly believes it is alone."""
-    config = membership.service.config
-    return config.stable_period + config.failure_timeout + config.heartbeat_interval
+def membership_timing(config) -> tuple[float, float]:
+    """(grace, timeout) of a starting speaker, from when it joins membership. Its peers count it
+    live ``stable_period`` after they first hear it, which is when it joins: it announces from
+    then (half a heartbeat later, so the peer that withdraws goes first rather than both
+    answering for a moment), once its own view is settled; nodes that never answer stop holding
+    it back after ``timeout``."""
+    grace = config.stable_period + config.heartbeat_interval / 2
+    timeout = config.stable_period + config.failure_timeout + config.heartbeat_interval + STARTUP_TIMEOUT_EXTRA
+    return grace, timeout
 
 
 def run(args: argparse.Namespace) -> int:
@@ -158,13 +183,13 @@ def run(args: argparse.Namespace) -> int:
 
         responder = Responder(announcer)
     status_file = args.status_file.replace("{node}", args.node) if args.status_file else ""
-    grace = membership_grace(membership) if membership is not None else 0.0
+    grace, timeout = membership_timing(membership_config(args)) if membership is not None else (0.0, 0.0)
     speaker = Speaker(api_client, node=args.node, namespace=args.namespace, lb_class=args.lb_class,
                       membership=membership, membership_port=bind[1] if bind else 7946,
                       membership_v6=bool(bind and ":" in bind[0]), announcer=announcer, metrics=metrics,
                       responder=responder, status_file=status_file, ignore_exclude_lb=args.ignore_exclude_lb,
                       status_qps=args.status_qps,
-                      startup_grace=grace, startup_timeout=grace + STARTUP_TIMEOUT_EXTRA)
+                      startup_grace=grace, startup_timeout=timeout)
     if responder is not None:
         try:
             responder.start()
@@ -191,6 +216,9 @@ def run(args: argparse.Namespace) -> int:
         if burst.is_set():
             burst.clear()
             speaker.burst()
+        if not worker.is_alive() and speaker.join_error is not None:
+            speaker.stop(drain_timeout=0)
+            return _fail(str(speaker.join_error))
         if not worker.is_alive() or (responder is not None and not responder.alive()):
             log.error("%s ended unexpectedly; stopping (the service manager restarts the speaker)",
                       "speaker loop" if not worker.is_alive() else "layer2 responder")

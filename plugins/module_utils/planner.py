@@ -47,6 +47,15 @@ def _plan(objects: Iterable[dict], lb_class: str, namespace: str, service_cidrs:
     alloc.set_pools(config.pools)
     results = reprocess_all(alloc, config, [obj for obj in objects if obj.get("kind") == "Service"],
                             lb_class=lb_class)
+    for name in sorted(config.pools):
+        cap4, cap6 = pool_capacity(config.pools[name])
+        counters = alloc.counters(name)
+        out["pools"][name] = {
+            "capacity": {"ipv4": cap4, "ipv6": cap6},
+            "in_use": {"ipv4": counters.assigned_v4, "ipv6": counters.assigned_v6},
+            "available": {"ipv4": counters.available_v4, "ipv6": counters.available_v6},
+        }
+    del alloc  # its per-Service records are not needed for the rest: the output reuses their memory
     entries = {}
     balancers = []
     while results:
@@ -56,23 +65,12 @@ def _plan(objects: Iterable[dict], lb_class: str, namespace: str, service_cidrs:
         f = result.facts
         if f is not None and f.type != "LoadBalancer" and not f.ingress and f.pool_annotation is None:
             continue  # never a load balancer: nothing to report
-        ips = result.ips if isinstance(result.ips, list) else list(result.ips)
-        entries[key] = {"ips": ips, "pool": result.pool, "state": result.state, "changed": result.changed,
-                        "events": [e.as_dict() for e in result.events]}
-        if result.state == ASSIGNED and ips and f is not None and f.type == "LoadBalancer":
-            balancers.append(Balancer(key, f.obj, ips, result.pool))
+        entry = entries[key] = result.as_dict()
+        if result.state == ASSIGNED and result.ips and f is not None and f.type == "LoadBalancer":
+            balancers.append(Balancer(key, f.obj, entry["ips"], result.pool))  # the entry's list, not a copy
     out["services"] = {key: entries[key] for key in sorted(entries)}
     del results, entries
     out["announcements"] = announcements(config, objects, balancers, members)
-    del balancers
-    for name in sorted(config.pools):
-        cap4, cap6 = pool_capacity(config.pools[name])
-        counters = alloc.counters(name)
-        out["pools"][name] = {
-            "capacity": {"ipv4": cap4, "ipv6": cap6},
-            "in_use": {"ipv4": counters.assigned_v4, "ipv6": counters.assigned_v6},
-            "available": {"ipv4": counters.available_v4, "ipv6": counters.available_v6},
-        }
     return out
 
 

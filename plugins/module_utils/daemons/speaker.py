@@ -12,7 +12,10 @@ take-over), ServiceL2Status objects, Events and metrics.
 
 Liveness comes from membership (UDP), not from the API: a change of the live set re-runs the
 election on the cached snapshot, so announcements and failover keep working while the API
-server is unreachable. An invalid configuration keeps the last valid one. API writes happen
+server is unreachable. The speaker joins membership only once its caches are synced (before
+that it could not announce what its peers would then stop announcing) and starts announcing
+when it becomes live in its own view: the moment its peers count it live too, so a restarted
+node takes its IPs back without a gap. An invalid configuration keeps the last valid one. API writes happen
 only on changes, off the worker thread, paced (``kube.l2_status``); Events only on
 transitions (take-over, failure), not on every pass as MetalLB does, so the number of writes
 per second does not grow with the number of Services.
@@ -100,6 +103,14 @@ def _node_relevant(node: dict | None) -> tuple:
             (meta.get("annotations") or {}).get(MEMBERSHIP_ANNOTATION), addresses)
 
 
+def view_settled(view: dict, node: str) -> bool:
+    """A starting speaker may act on its membership ``view`` once it counts itself live and knows
+    the state of every other speaker (live, or down/left; unknown or still in its stable period
+    is not settled)."""
+    return bool((view.get(node) or {}).get("live")) and all(
+        entry.get("live") or entry.get("state") in ("down", "left") for entry in view.values())
+
+
 class Speaker:
     """One node's speaker. ``run()`` is the worker loop (a thread of the caller's); ``stop()``
     performs the planned handover (membership leave first, then withdraw and stop)."""
@@ -176,8 +187,7 @@ class Speaker:
                                                                 STATUS_PLURAL), transform=trim_l2_status)
         self._informers = [self._services, self._slices, self._nodes, self._status_informer,
                            *self._config_informers]
-        if membership is not None:
-            membership.add_listener(self._on_members)
+        self.join_error: Exception | None = None
         if responder is not None:
             responder.on_interfaces = self._on_interfaces
 
@@ -267,8 +277,11 @@ class Speaker:
                 LOG.info("waiting for the API: %s not listed yet", informer.name)
         self._publish_known_members()
         if self.membership is not None:
+            if not self._join_membership():
+                return
             self._published_at = time.monotonic()
             self._queue.add_after(RESYNC_ALL, self.startup_grace)
+            self._queue.add_after(RESYNC_ALL, self.startup_timeout)
         self._queue.add(CONFIG_KEY)
         self._queue.add(RESYNC_ALL)
         while not self._stop.is_set():
@@ -284,6 +297,20 @@ class Speaker:
             except Exception:  # noqa: BLE001 - a bug in one pass must not stop announcing
                 LOG.exception("speaker pass failed; retrying with a full pass")
                 self._queue.add_after(RESYNC_ALL, 1.0)
+
+    def _join_membership(self) -> bool:
+        """Start membership now that the caches are synced (unless the caller already did): its
+        first ALIVE and SYNC go to every known peer at once, so peers count this node live exactly
+        ``stable_period`` after now, when this node's own view counts itself live."""
+        try:
+            if getattr(self.membership, "service", None) is None:
+                self.membership.start()
+            self.membership.add_listener(self._on_members)
+        except Exception as exc:  # noqa: BLE001 - bind errors, a stopped loop: the CLI reports it
+            self.join_error = exc
+            LOG.error("membership could not start: %s", exc)
+            return False
+        return True
 
     def burst(self) -> list[str]:
         """A fresh gratuitous burst for every IP announced here (SIGUSR1, ``metal.lb.announce``)."""
@@ -334,9 +361,10 @@ class Speaker:
 
     def _startup_settled(self) -> bool:
         """Just started, a speaker that sees only itself would announce everything for a moment.
-        It announces nothing until every known speaker is settled in its view (live, or down/left)
-        after ``startup_grace``, or ``startup_timeout`` passed (nodes without a speaker stay
-        unknown)."""
+        It announces nothing until it is live in its own view (its stable period passed: when its
+        peers count it live and withdraw its IPs) and every known speaker is settled in that view
+        (live, or down/left), at least ``startup_grace`` after joining; or once
+        ``startup_timeout`` passed (nodes without a speaker stay unknown)."""
         if self._published_at is None:
             return False
         waited = time.monotonic() - self._published_at
@@ -347,8 +375,7 @@ class Speaker:
                 view = self.membership.view()
             except Exception:  # noqa: BLE001 - stopping
                 return False
-            self._settled = bool(view) and all(
-                entry.get("live") or entry.get("state") in ("down", "left") for entry in view.values())
+            self._settled = view_settled(view, self.node)
         if not self._settled:
             self._queue.add_after(RESYNC_ALL, 0.2)
         else:

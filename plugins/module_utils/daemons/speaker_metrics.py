@@ -9,6 +9,9 @@ The layer-2 counters are bumped on the responder's hot path, so they live in pla
 MetalLB's Go client exposes them without a ``_total`` suffix, which prometheus-client adds
 to every counter; they are therefore exposed as untyped series with MetalLB's exact names,
 so existing dashboards (``rate(metallb_layer2_requests_received[5m])``) keep working.
+``metallb_speaker_announced`` is built at scrape time too, from a set of (service, ip): a
+prometheus-client child per announced IP costs about 2 KB (its lock, value and label tuple),
+2 MB of every node's speaker at 1,000 VIPs for a constant 1.
 """
 
 from __future__ import annotations
@@ -38,8 +41,7 @@ class SpeakerMetrics(CounterMetrics):
         self.membership_stats = membership_stats
         self.registry = CollectorRegistry()
         r = self.registry
-        self.announced = Gauge("metallb_speaker_announced", "Services being announced from this node",
-                               ["service", "protocol", "node", "ip"], registry=r)
+        self.announced: set[tuple[str, str]] = set()  # (service, ip) announced from this node
         self.updates = Counter("metallb_k8s_client_updates",
                                "Number of k8s object updates that have been processed.", registry=r)
         self.update_errors = Counter("metallb_k8s_client_update_errors",
@@ -54,12 +56,9 @@ class SpeakerMetrics(CounterMetrics):
 
     def set_announced(self, service: str, ip: str, on: bool) -> None:
         if on:
-            self.announced.labels(service, "layer2", self.node, ip).set(1)
-            return
-        try:
-            self.announced.remove(service, "layer2", self.node, ip)
-        except KeyError:
-            pass
+            self.announced.add((service, ip))
+        else:
+            self.announced.discard((service, ip))
 
 
 class _Collector:
@@ -73,6 +72,11 @@ class _Collector:
 
     def collect(self):
         m = self.m
+        announced = GaugeMetricFamily("metallb_speaker_announced", "Services being announced from this node",
+                                      labels=["service", "protocol", "node", "ip"])
+        for service, ip in sorted(set(m.announced)):  # a copy: the speaker thread changes it
+            announced.add_metric([service, "layer2", m.node, ip], 1)
+        yield announced
         for name, values, doc in (
             ("metallb_layer2_requests_received", m.requests_received, "Number of layer2 requests received "
              "for owned IPs"),

@@ -21,6 +21,7 @@ the nodes per IP between passes (``ElectionCache``). Neither changes a decision.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
@@ -223,24 +224,23 @@ class _Election:
     in the situations the one-service-at-a-time reading computes it.
     """
 
-    __slots__ = ("config", "nodes", "live", "labels", "ignore_exclude_lb", "cache", "_pool_ads", "_by_ads",
-                 "_eligible", "_scores", "_mine", "_decisions", "_orders", "_all_text")
+    __slots__ = ("config", "nodes", "live", "labels", "ignore_exclude_lb", "_pool_ads", "_by_ads",
+                 "_eligible", "_scores", "_mine", "_decisions", "_memo", "_all_text")
 
     def __init__(self, config: Config, nodes: Mapping[str, Mapping], members: Collection[str] | None,
-                 ignore_exclude_lb: bool, cache: ElectionCache | None) -> None:
+                 ignore_exclude_lb: bool, memo: _PassMemo | None) -> None:
         self.config = config
         self.nodes = nodes
         self.live = [n for n in dict.fromkeys(nodes if members is None else members) if n in nodes]
         self.labels = {n: _meta(nodes[n], "labels") for n in self.live}
         self.ignore_exclude_lb = ignore_exclude_lb
-        self.cache = cache
         self._pool_ads: dict = {}  # pool -> ((index, ad), ...) of its advertisements, any serviceSelectors
         self._by_ads: dict = {}  # ad indices -> see ``_for_ads``
         self._eligible: dict = {}  # node -> step 5 (network available, not excluded)
         self._scores: dict = {}  # (ad indices, node) -> preference score
         self._mine: dict = {}  # (ad indices, my node) -> does one of the ads select my node
         self._decisions: dict = {}  # (ad indices, winner, reason) -> decision (one object for equal ones)
-        self._orders = cache.orders_for(nodes) if cache is not None else None
+        self._memo = memo
         self._all_text = all(isinstance(n, str) for n in nodes)  # every node name can be hashed
 
     def _eligible_node(self, n: str) -> bool:
@@ -251,8 +251,9 @@ class _Election:
             self._eligible[n] = ok
         return ok
 
-    def _ads(self, pool: str, service_labels: Mapping) -> tuple[int, ...]:
-        """Indices (in the config) of ``ads_for_service``."""
+    def _ads(self, pool: str, service: Mapping) -> tuple[int, ...]:
+        """Indices (in the config) of ``ads_for_service``; the labels are read only if some ad of
+        the pool has serviceSelectors."""
         entry = self._pool_ads.get(pool)
         if entry is None:
             pairs = tuple((i, ad) for i, ad in enumerate(self.config.l2_advertisements) if pool in ad.pools)
@@ -261,6 +262,7 @@ class _Election:
         pairs, every, filtered = entry
         if not filtered:
             return every
+        service_labels = _meta(service, "labels")
         return tuple(i for i, ad in pairs
                      if not ad.service_selectors or any(selector_matches(s, service_labels)
                                                         for s in ad.service_selectors))
@@ -289,10 +291,10 @@ class _Election:
         if not _any_serving(claim.endpoint_slices):
             return (NOT_OWNER,)
         # 2. advertisements of the pool that match the service
-        key = self._ads(claim.pool, _meta(service, "labels"))
+        key = self._ads(claim.pool, service)
         entry = self._for_ads(key)
         # 3. allow-shared-ip cannot be combined with serviceSelectors
-        if has_shared_ip_annotation(service) and entry[1]:
+        if entry[1] and has_shared_ip_annotation(service):
             return (SHARED_IP_WITH_SERVICE_SELECTOR,)
         if entry[3] is None:
             self._nodes_for(entry)
@@ -314,19 +316,13 @@ class _Election:
 
     def _order(self, ip: str, tied: Collection[str]) -> str:
         """The tied candidate with the lowest sha256(node + "#" + ip)."""
-        orders = self._orders
-        if orders is not None and (len(tied) > _DIRECT_ORDER_MAX or ip in orders):
-            order = orders.get(ip)
-            if order is None:
-                if len(orders) >= self.cache.limit:
-                    orders.clear()
-                names = [n for n in self.nodes if isinstance(n, str)]
-                order = orders[ip] = tuple(sorted(names, key=lambda n: election_key(n, ip)))
-            if order is not None and (self._all_text or all(isinstance(n, str) for n in tied)):
-                wanted = tied if isinstance(tied, (set, frozenset)) else set(tied)
-                for n in order:
-                    if n in wanted:
-                        return n
+        memo = self._memo
+        if (memo is not None and (len(tied) > _DIRECT_ORDER_MAX or memo.has_order(ip))
+                and (self._all_text or all(isinstance(n, str) for n in tied))):
+            wanted = tied if isinstance(tied, (set, frozenset)) else set(tied)
+            for n in memo.order(ip, self.nodes):
+                if n in wanted:
+                    return n
         return min(tied, key=lambda n: election_key(n, ip))
 
     def decide(self, ip: str, claims: Sequence[Claim], my_node: str | None) -> L2Decision:
@@ -400,52 +396,94 @@ class _Election:
         return got
 
 
-class ElectionCache:
-    """What a speaker's successive passes can reuse: canonical IP texts, the pool of a set of IPs
-    (per config object) and the sha256 order of all known nodes per IP (per set of node names).
+_MISSING = object()
 
-    Every entry is a pure function of its key, so a stale entry can never change a decision; on
-    a membership change only the live set differs, and the order of the survivors is read from
-    the cached order instead of hashing every candidate again. Bounded by ``limit`` per table.
-    """
 
-    __slots__ = ("limit", "_texts", "_pools", "_orders")
+class _PassMemo:
+    """One pass's tables of an ``ElectionCache``: a lookup falls back to the previous pass's table,
+    and whatever this pass uses is kept for the next one; the rest is dropped with the old table
+    (services and their IPs come and go: the memory stays that of two passes)."""
 
-    def __init__(self, limit: int = 50_000) -> None:
-        self.limit = limit
-        self._texts: dict[str, str | None] = {}
-        self._pools: tuple = (None, {})
-        self._orders: tuple = (None, {})
+    __slots__ = ("texts", "old_texts", "pools", "old_pools", "orders", "old_orders")
+
+    def __init__(self, old_texts: dict, old_pools: dict, old_orders: dict) -> None:
+        self.texts: dict = {}
+        self.old_texts = old_texts
+        self.pools: dict = {}
+        self.old_pools = old_pools
+        self.orders: dict = {}
+        self.old_orders = old_orders
 
     def ip_text(self, text) -> str | None:
-        """``ip_text``, remembered."""
         if not isinstance(text, str):
             return ip_text(text)
-        got = self._texts.get(text, self)
-        if got is self:
-            got = ip_text(text)
-            if len(self._texts) >= self.limit:
-                self._texts = {}
-            self._texts[text] = got
+        got = self.texts.get(text, _MISSING)
+        if got is _MISSING:
+            got = self.old_texts.get(text, _MISSING)
+            if got is _MISSING:
+                got = ip_text(text)
+            self.texts[text] = got
         return got
 
-    def pools_for(self, config: Config) -> dict:
-        """The (ips -> pool) table of ``config`` (a new, empty one when the config object changed)."""
-        bound = self._pools
-        if bound[0] is not config:
-            bound = self._pools = (config, {})
-        table = bound[1]
-        if len(table) >= self.limit:
-            table.clear()
-        return table
+    def pool(self, config: Config, texts: list[str]) -> str | None:
+        key = tuple(texts)
+        got = self.pools.get(key, _MISSING)
+        if got is _MISSING:
+            got = self.old_pools.get(key, _MISSING)
+            if got is _MISSING:
+                got = pool_for(config, texts)
+            self.pools[key] = got
+        return got
 
-    def orders_for(self, nodes: Mapping[str, Mapping]) -> dict:
-        """The (ip -> nodes in sha256 order) table of the node names in ``nodes``."""
+    def has_order(self, ip: str) -> bool:
+        return ip in self.orders or ip in self.old_orders
+
+    def order(self, ip: str, nodes: Mapping[str, Mapping]) -> tuple[str, ...]:
+        """Every node name of ``nodes`` by sha256(node + "#" + ip)."""
+        got = self.orders.get(ip)
+        if got is None:
+            got = self.old_orders.get(ip)
+            if got is None:
+                got = tuple(sorted((n for n in nodes if isinstance(n, str)), key=lambda n: election_key(n, ip)))
+            self.orders[ip] = got
+        return got
+
+
+class ElectionCache:
+    """What a speaker's successive passes can reuse: canonical IP texts, the pool of a set of IPs
+    (while the config object is the same) and the sha256 order of all known nodes per IP (while
+    the set of node names is the same).
+
+    On a membership change only the live set differs, so the order of the survivors is read from
+    the cached order instead of hashing every candidate again. Every entry is a pure function of
+    its key and of the config/node names it was made under, so it can never change a decision.
+    Entries unused for a whole pass are dropped. Safe to share between threads.
+    """
+
+    __slots__ = ("_lock", "_config", "_names", "_texts", "_pools", "_orders")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._config: Config | None = None
+        self._names: frozenset | None = None
+        self._texts: dict = {}
+        self._pools: dict = {}
+        self._orders: dict = {}
+
+    def begin(self, config: Config, nodes: Mapping[str, Mapping]) -> _PassMemo:
+        """The tables of one ``elect_all`` pass over ``config`` and ``nodes``."""
         names = frozenset(n for n in nodes if isinstance(n, str))
-        bound = self._orders
-        if bound[0] != names:
-            bound = self._orders = (names, {})
-        return bound[1]
+        with self._lock:
+            memo = _PassMemo(self._texts, self._pools if config is self._config else {},
+                             self._orders if names == self._names else {})
+            self._config, self._names = config, names
+            self._texts, self._pools, self._orders = memo.texts, memo.pools, memo.orders
+        return memo
+
+    def ip_text(self, text) -> str | None:
+        """``ip_text``, from the latest pass's table when it is there."""
+        got = self._texts.get(text, _MISSING) if isinstance(text, str) else _MISSING
+        return ip_text(text) if got is _MISSING else got
 
 
 def elect_shared(
@@ -554,8 +592,8 @@ def elect_all(
     decision. Equal decisions are one (immutable) object.
     """
     by_service = slices_by_service(endpoint_slices)
-    text_of = cache.ip_text if cache is not None else ip_text
-    pools = cache.pools_for(config) if cache is not None else {}
+    memo = cache.begin(config, nodes) if cache is not None else None
+    text_of = memo.ip_text if memo is not None else ip_text
     # ip -> its Claim when the ip is the hash key and it has one claim (nearly always), else
     # (hash key, Claim, ...): one object per IP less at 100,000 IPs
     claims: dict[str, Claim | tuple] = {}
@@ -572,10 +610,7 @@ def elect_all(
             continue
         pool = bal.pool
         if pool is None:
-            ips = tuple(texts)
-            pool = pools.get(ips, pools)
-            if pool is pools:
-                pool = pools[ips] = pool_for(config, texts)
+            pool = memo.pool(config, texts) if memo is not None else pool_for(config, texts)
         if pool is None:
             for text in texts:
                 out.setdefault(text, _NOT_ALLOWED)
@@ -590,7 +625,7 @@ def elect_all(
                 claims[text] = (text, items, claim) if isinstance(items, Claim) else items + (claim,)
     if not claims:
         return {ip: out[ip] for ip in sorted(out)}
-    election = _Election(config, nodes, members, ignore_exclude_lb, cache)
+    election = _Election(config, nodes, members, ignore_exclude_lb, memo)
     decided: dict[str, L2Decision] = {}
     # a claimed IP's decision wins over ipNotAllowed
     for ip in sorted(claims.keys() | out.keys()) if out else sorted(claims):

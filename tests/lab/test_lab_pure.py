@@ -16,10 +16,9 @@ from lab import kube_proxy, netns, objects, probe, topology
 @pytest.mark.parametrize(
     "address",
     [
-        "192.0.2.10/24",
-        "10.0.0.1/8",
-        "172.16.0.1/12",
-        "192.168.1.1/24",
+        # an allow-list: anything outside the documentation ranges is refused
+        "100.64.0.1/10",
+        "203.0.114.1/24",
         "198.51.0.0/16",
         "2001:db9::1/64",
         "fd00::1/64",
@@ -44,7 +43,7 @@ def test_host_routes_overlapping_the_lab_are_reported(monkeypatch):
             {"dst": "default", "dev": "eth0"},
             {"dst": "198.51.100.0/25", "dev": "ens3"},
             {"dst": "127.0.0.1", "type": "local", "dev": "lo"},
-            {"dst": "192.0.2.0/24", "dev": "eth0"},
+            {"dst": "100.64.0.0/10", "dev": "eth0"},
         ],
         "-6": [{"dst": "2001:db8:5::/48", "dev": "ens4"}, {"dst": "fe80::/64", "dev": "eth0"}],
     }

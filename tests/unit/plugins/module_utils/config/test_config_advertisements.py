@@ -119,7 +119,7 @@ def agg_case(addresses: list[str], length: int) -> list[str]:
 
 
 def test_aggregation_shorter_than_an_entry_is_rejected():
-    # config_test.go: 10.20.30.40/24 + 1.2.3.0/28 with length 26 is rejected because of the /28
+    # MetalLB config_test.go: a /24 + a /28 with length 26 is rejected because of the /28
     assert agg_case(["198.51.100.40/24", "203.0.113.0/28"], 26) == [
         "invalid aggregation length 26: prefix 28 in this pool is more specific than the aggregation length for "
         "addresses 203.0.113.0/28"]

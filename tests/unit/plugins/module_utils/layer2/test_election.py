@@ -2,7 +2,8 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Layer-2 election: MetalLB's speaker/layer2_controller_test.go cases (ported as data; the
 expected winners there are sha256-derived, so they check our ordering independently), plus the
-planner's global view."""
+planner's global view. Those cases keep MetalLB's addresses (10.20.30.x): the winners are hashes of
+them. They are strings in a pure function here; no packet is ever sent to them."""
 
 from __future__ import annotations
 
@@ -657,12 +658,12 @@ def test_slices_by_service_and_pool_for():
     from ansible_collections.metal.lb.plugins.module_utils.config.model import Pool, Segment
 
     pools = {
-        "b": Pool("b", (Segment(4, 0x0A141E00, 0x0A141EFF, "10.20.30.0/24", ("10.20.30.0/24",), 24),)),
-        "a": Pool("a", (Segment(4, 0x0A141E01, 0x0A141E01, "10.20.30.1/32", ("10.20.30.1/32",), 32),)),
+        "b": Pool("b", (Segment(4, 0xC6336400, 0xC63364FF, "198.51.100.0/24", ("198.51.100.0/24",), 24),)),
+        "a": Pool("a", (Segment(4, 0xC6336401, 0xC6336401, "198.51.100.1/32", ("198.51.100.1/32",), 32),)),
     }
     c = Config(pools=pools)
-    assert E.pool_for(c, ["10.20.30.1"]) == "a"
-    assert E.pool_for(c, ["10.20.30.2"]) == "b"
-    assert E.pool_for(c, ["10.20.30.1", "10.20.30.2"]) == "b"
-    assert E.pool_for(c, ["10.20.31.1"]) is None
+    assert E.pool_for(c, ["198.51.100.1"]) == "a"
+    assert E.pool_for(c, ["198.51.100.2"]) == "b"
+    assert E.pool_for(c, ["198.51.100.1", "198.51.100.2"]) == "b"
+    assert E.pool_for(c, ["203.0.113.1"]) is None
     assert E.pool_for(c, ["junk"]) is None and E.pool_for(c, []) is None

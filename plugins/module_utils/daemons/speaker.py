@@ -113,7 +113,9 @@ def view_settled(view: dict, node: str) -> bool:
 
 class Speaker:
     """One node's speaker. ``run()`` is the worker loop (a thread of the caller's); ``stop()``
-    performs the planned handover (membership leave first, then withdraw and stop)."""
+    performs the planned handover (membership leave first, then withdraw and stop).
+    ``membership`` (a ``MembershipThread``) is best passed unstarted: ``run()`` starts it once the
+    caches are synced; ``join_error`` is set if that fails."""
 
     def __init__(self, api_client, *, node: str, namespace: str = "metallb-system", lb_class: str = "",
                  membership=None, membership_port: int = 7946, membership_v6: bool = False,
@@ -135,7 +137,7 @@ class Speaker:
         self.ignore_exclude_lb = ignore_exclude_lb
         self.startup_grace = startup_grace
         self.startup_timeout = max(startup_timeout, startup_grace)
-        self._published_at: float | None = None  # when the known members were first published
+        self._published_at: float | None = None  # when this speaker joined membership
         self._settled = membership is None
         self._leaving = False
         core = CoreReads(api_client)  # not CoreV1Api: its pydantic models alone cost ~22 MB

@@ -34,7 +34,9 @@ except ImportError:  # pragma: no cover
         status = 0
 
 LOG = logging.getLogger("metal_lb.l2status")
-GROUP, VERSION, PLURAL = "metallb.io", "v1beta1", "servicel2statuses"
+GROUP = "metallb.io"
+VERSION = "v1beta1"
+PLURAL = "servicel2statuses"
 KIND = "ServiceL2Status"
 NODE_LABEL = "metallb.io/node"
 NAME_LABEL = "metallb.io/service-name"
@@ -122,7 +124,8 @@ class L2StatusWriter:
         with self._cond:
             self._stop = True
             self._cond.notify_all()
-        self._thread.join(timeout)
+        if self._thread.ident is not None:  # a speaker stopped before it ran never started it
+            self._thread.join(timeout)
 
     def set(self, key: str, interfaces: tuple[str, ...] | None) -> None:
         """Desired state of Service ``key``: announced here on ``interfaces`` (() = all), or None."""

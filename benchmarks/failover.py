@@ -54,8 +54,10 @@ def summary(values: list[float]) -> str:
 
 
 def current_leader(lab: LabCluster, ip: str) -> str | None:
-    nodes = lab.wait_announcer(ip, lambda n: len(n) == 1, 30)
-    return next(iter(nodes)) if len(nodes) == 1 else None
+    """The hash leader once it alone answers (restarted speakers rejoined and took their IPs back)."""
+    expected = topology.hash_order(lab.node_addrs, ip)[0]
+    nodes = lab.wait_announcer(ip, lambda n: n == {expected}, 40)
+    return expected if nodes == {expected} else None
 
 
 def restore(lab: LabCluster) -> None:
@@ -67,7 +69,6 @@ def restore(lab: LabCluster) -> None:
 
 def failover_trial(lab: LabCluster, ip: str, how: str) -> tuple[float | None, float | None]:
     restore(lab)
-    time.sleep(3.0)  # past the membership stable period: every node is eligible again
     leader = current_leader(lab, ip)
     if leader is None:
         return None, None

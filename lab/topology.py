@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 V4_PREFIX = "198.51.100.0/24"
@@ -58,3 +59,9 @@ def nodes(count: int = 3) -> list[NodeAddresses]:
     if not 1 <= count <= 4:  # pod /28s stop below the client at .100
         raise ValueError("the lab has 1 to 4 nodes")
     return [NodeAddresses("node%d" % i, i) for i in range(1, count + 1)]
+
+
+def hash_order(nodes, ip: str) -> list[str]:
+    """MetalLB's layer-2 order when no preference applies: sha256(node + "#" + ip), computed here
+    independently of the engine so the lab checks the speakers rather than repeating them."""
+    return sorted(nodes, key=lambda n: hashlib.sha256(("%s#%s" % (n, ip)).encode()).digest())

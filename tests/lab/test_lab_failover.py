@@ -11,7 +11,6 @@ Needs root, ``ip netns``, arping, ndisc6, tcpdump, nft, curl (``make deps``) and
 
 from __future__ import annotations
 
-import hashlib
 import signal
 import sys
 import time
@@ -19,6 +18,7 @@ import time
 import pytest
 
 from lab import probe
+from lab.topology import hash_order
 from lab.cluster import wait_for
 
 pytestmark = pytest.mark.lab
@@ -27,9 +27,6 @@ LAB_OPTIONS = {"speakers": True, "strict_arp": True}
 API_OUTAGE = 60.0
 STABLE = 2.0  # the speaker's default membership stable period (seconds)
 
-
-def hash_order(nodes, ip: str) -> list[str]:
-    return sorted(nodes, key=lambda n: hashlib.sha256(("%s#%s" % (n, ip)).encode()).digest())
 
 
 @pytest.fixture(scope="module")

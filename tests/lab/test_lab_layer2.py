@@ -13,7 +13,6 @@ Needs root, ``ip netns``, arping, ndisc6, tcpdump, nft, curl (``make deps``) and
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import random
@@ -26,6 +25,7 @@ import pytest
 
 import netlab
 from lab import topology
+from lab.topology import hash_order
 from lab.cluster import python, wait_for
 
 pytestmark = pytest.mark.lab
@@ -33,9 +33,6 @@ pytestmark = pytest.mark.lab
 LAB_OPTIONS = {"speakers": True, "strict_arp": True}
 EXCLUDE = "node.kubernetes.io/exclude-from-external-load-balancers"
 
-
-def hash_order(nodes, ip: str) -> list[str]:
-    return sorted(nodes, key=lambda n: hashlib.sha256(("%s#%s" % (n, ip)).encode()).digest())
 
 
 def one_announcer(cluster, ip: str, expected: str, timeout: float = 20) -> set[str]:

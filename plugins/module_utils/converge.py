@@ -18,8 +18,7 @@ metallb-behavior §2.3–2.5. Chosen differences:
 from __future__ import annotations
 
 import gc
-import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 from .allocator.allocator import DUAL, AllocationError
@@ -308,71 +307,130 @@ def no_cyclic_gc() -> Iterator[None]:
 
 def reprocess_all(alloc, config: Config | None, services: Iterable[dict], *,
                   lb_class: str = "") -> dict[str, ServiceResult]:
-    """A full pass over every Service, restart-safe (see module docstring)."""
-    with no_cyclic_gc():
-        return _reprocess_all(alloc, config, services, lb_class)
-
-
-def _reprocess_all(alloc, config: Config | None, services: Iterable[dict], lb_class: str) -> dict[str, ServiceResult]:
+    """A full pass over every Service, restart-safe (see module docstring): every result, by key."""
     results: dict[str, ServiceResult] = {}
-    facts: list[ServiceFacts] = []
-    for svc in services:
-        f = ServiceFacts(svc)
-        if not f.handled(lb_class):
-            results[f.key] = _not_ours(alloc, f)
-            continue
-        if config is None:
-            results[f.key] = ServiceResult(f.key, list(f.ingress), f.pool_annotation, [], False, SUCCESS,
-                                           ASSIGNED if f.ingress else PENDING, f)
-            continue
-        facts.append(f)
-    if config is None:
-        return results
-    holders = sorted((f for f in facts if f.ingress), key=_creation_order)
-    others = sorted((f for f in facts if not f.ingress), key=_creation_order)
-    pending: dict[str, tuple] = {}  # key -> (facts, state, events, prev_ips, prev_key, resume)
-    # Phase 1: every Service that holds IPs re-claims them before anyone allocates.
-    for f in holders:
-        prev_ips, prev_key = alloc.ips_of(f.key), _alloc_key(alloc, f.key)
-        state = _State(list(f.ingress), f.pool_annotation)
-        events: list[Event] = []
-        try:
-            ok = _converge(alloc, config, f, f.ingress, state, events, allow_allocate=False)
-        except _Deferred as deferred:
-            pending[f.key] = (f, state, [] if deferred.resume else events, prev_ips, prev_key, deferred.resume)
-            continue
-        results[f.key] = _finish(alloc, f, ok, state, events, prev_ips, prev_key)
-    # Phase 2: those that lost their IPs, then newcomers, oldest first.
-    deferred = [pending[f.key] for f in holders if f.key in pending]
-    newcomers = ((f, _State([], f.pool_annotation), [], alloc.ips_of(f.key), _alloc_key(alloc, f.key), [])
-                 for f in others)  # built one at a time: no second per-Service list at 100k Services
-    queue = itertools.chain(deferred, newcomers)
-    freed = False
-    waiting = []
-    for f, state, events, prev_ips, prev_key, resume in queue:
-        ok = _converge(alloc, config, f, resume, state, events)
-        result = _finish(alloc, f, ok, state, events, prev_ips, prev_key)
-        results[f.key] = result
-        freed = freed or result.reprocess_all
-        if result.state == PENDING:
-            waiting.append((f, events, prev_ips, prev_key))
-    for result in results.values():
-        freed = freed or (result.reprocess_all and result.state != ASSIGNED)
-    # Later passes: pending Services retry while the previous pass freed room (bounded).
-    while freed and waiting:
-        freed = False
-        still = []
-        for f, events, prev_ips, prev_key in waiting:
-            state = _State([], f.pool_annotation)
-            attempt: list[Event] = []
-            ok = _converge(alloc, config, f, [], state, attempt)
-            if ok or attempt != events[-len(attempt):]:  # the same failure again is not repeated
-                events = events + attempt
-            result = _finish(alloc, f, ok, state, events, prev_ips, prev_key)
-            results[f.key] = result
-            if result.state == PENDING:
-                still.append((f, events, prev_ips, prev_key))
-            else:
-                freed = True
-        waiting = still
+
+    def keep(result: ServiceResult) -> None:
+        results[result.key] = result
+
+    for result in _passes(alloc, config, services, lb_class, keep):
+        results[result.key] = result
     return results
+
+
+def iter_reprocess_all(alloc, config: Config | None, services: Iterable[dict], *,
+                       lb_class: str = "") -> Iterator[ServiceResult]:
+    """``reprocess_all`` as a stream: each Service's final result as soon as it is decided (the
+    pending ones that may be retried come last), so that a caller which consumes results one by
+    one never holds them all (memory at 100,000 Services). The allocator must not be touched until
+    the stream is exhausted. A key given twice yields twice; the last one is the result."""
+    return _passes(alloc, config, services, lb_class, None)
+
+
+def _newcomers(alloc, deferred: list, others: list) -> Iterator[tuple]:
+    """Phase 2's queue, built one item at a time (no second per-Service list at 100k Services);
+    each Service's facts are dropped from ``others`` as it is handed out."""
+    yield from deferred
+    for i, f in enumerate(others):
+        others[i] = None
+        yield f, _State([], f.pool_annotation), [], alloc.ips_of(f.key), _alloc_key(alloc, f.key), []
+
+
+def _passes(alloc, config: Config | None, services: Iterable[dict], lb_class: str,
+            provisional: Callable[[ServiceResult], None] | None) -> Iterator[ServiceResult]:
+    """Every final result of the pass, in order; a pending result that later passes may replace
+    goes to ``provisional`` when it is made (if given), and is yielded at the end if it stays."""
+    with no_cyclic_gc():
+        facts: list[ServiceFacts] = []
+        flagged: set[str] = set()  # keys whose latest result freed room without holding an IP
+        for svc in services:
+            f = ServiceFacts(svc)
+            if not f.handled(lb_class):
+                result = _not_ours(alloc, f)
+            elif config is None:
+                result = ServiceResult(f.key, list(f.ingress), f.pool_annotation, [], False, SUCCESS,
+                                       ASSIGNED if f.ingress else PENDING, f)
+            else:
+                facts.append(f)
+                continue
+            if result.outcome == REPROCESS_ALL and result.state != ASSIGNED:
+                flagged.add(result.key)
+            elif flagged:
+                flagged.discard(result.key)
+            yield result
+        if config is None:
+            return
+        holders = sorted((f for f in facts if f.ingress), key=_creation_order)
+        others = sorted((f for f in facts if not f.ingress), key=_creation_order)
+        del facts
+        pending: dict[str, tuple] = {}  # key -> (facts, state, events, prev_ips, prev_key, resume)
+        # Phase 1: every Service that holds IPs re-claims them before anyone allocates.
+        holder_keys = []  # the holders' order for phase 2, without keeping their facts alive
+        for i, f in enumerate(holders):
+            holders[i] = None
+            holder_keys.append(f.key)
+            prev_ips, prev_key = alloc.ips_of(f.key), _alloc_key(alloc, f.key)
+            state = _State(list(f.ingress), f.pool_annotation)
+            events: list[Event] = []
+            try:
+                ok = _converge(alloc, config, f, f.ingress, state, events, allow_allocate=False)
+            except _Deferred as deferred:
+                pending[f.key] = (f, state, [] if deferred.resume else events, prev_ips, prev_key,
+                                  deferred.resume)
+                continue
+            result = _finish(alloc, f, ok, state, events, prev_ips, prev_key)
+            if result.outcome == REPROCESS_ALL and result.state != ASSIGNED:
+                flagged.add(result.key)
+            elif flagged:
+                flagged.discard(result.key)
+            yield result
+        # Phase 2: those that lost their IPs, then newcomers, oldest first.
+        deferred = [pending[key] for key in holder_keys if key in pending]
+        del holders, holder_keys, pending
+        freed = False
+        waiting = []
+        latest: dict[str, ServiceResult] = {}  # key of a waiting Service -> its latest result
+        for f, state, events, prev_ips, prev_key, resume in _newcomers(alloc, deferred, others):
+            ok = _converge(alloc, config, f, resume, state, events)
+            result = _finish(alloc, f, ok, state, events, prev_ips, prev_key)
+            if result.outcome == REPROCESS_ALL:
+                freed = True
+                if result.state != ASSIGNED:
+                    flagged.add(result.key)
+                elif flagged:
+                    flagged.discard(result.key)
+            elif flagged:
+                flagged.discard(result.key)
+            if result.state == PENDING:
+                waiting.append((f, events, prev_ips, prev_key))
+                latest[f.key] = result
+                if provisional is not None:
+                    provisional(result)
+            else:
+                if latest and f.key in latest:
+                    latest[f.key] = result
+                yield result
+        freed = freed or bool(flagged)
+        # Later passes: pending Services retry while the previous pass freed room (bounded).
+        while freed and waiting:
+            freed = False
+            still = []
+            for f, events, prev_ips, prev_key in waiting:
+                state = _State([], f.pool_annotation)
+                attempt: list[Event] = []
+                ok = _converge(alloc, config, f, [], state, attempt)
+                if ok or attempt != events[-len(attempt):]:  # the same failure again is not repeated
+                    events = events + attempt
+                result = _finish(alloc, f, ok, state, events, prev_ips, prev_key)
+                latest[f.key] = result
+                if result.state == PENDING:
+                    still.append((f, events, prev_ips, prev_key))
+                    if provisional is not None:
+                        provisional(result)
+                else:
+                    freed = True
+                    yield result
+            waiting = still
+        for result in latest.values():  # the pending ones are final now (each key's latest result once)
+            if result.state == PENDING:
+                yield result

@@ -9,7 +9,8 @@ fresh allocator, as a controller starting on that snapshot would. Deterministic:
 objects, same output.
 
 Sized for 100,000 Services: the cycle collector is off for the pass (``converge.no_cyclic_gc``),
-each Service's output entry is built as its result is consumed (the result is dropped at once),
+each Service's output entry is built as soon as its result is decided (``iter_reprocess_all``; the
+result is dropped at once),
 and announcement entries with equal decisions are one shared dict. The output is read-only data
 for JSON: do not mutate it in place.
 """
@@ -21,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from .addresses import pool_capacity
 from .allocator.allocator import Allocator
 from .config.parse import parse_config
-from .converge import ASSIGNED, no_cyclic_gc, reprocess_all
+from .converge import ASSIGNED, iter_reprocess_all, no_cyclic_gc
 from .layer2.election import Balancer, elect_all
 
 
@@ -45,8 +46,30 @@ def _plan(objects: Iterable[dict], lb_class: str, namespace: str, service_cidrs:
     config = parsed.config
     alloc = Allocator()
     alloc.set_pools(config.pools)
-    results = reprocess_all(alloc, config, [obj for obj in objects if obj.get("kind") == "Service"],
-                            lb_class=lb_class)
+    entries: dict = {}
+    balancers = []
+    twice = False  # a key seen twice: its last result counts (as in reprocess_all's dict)
+    for result in iter_reprocess_all(alloc, config, [obj for obj in objects if obj.get("kind") == "Service"],
+                                     lb_class=lb_class):
+        # Each result becomes its output entry at once and is dropped: the results are never all alive.
+        key = result.key
+        f = result.facts
+        if key in entries:
+            twice = True
+            del entries[key]
+        if f is not None and f.type != "LoadBalancer" and not f.ingress and f.pool_annotation is None:
+            continue  # never a load balancer: nothing to report
+        ips = result.ips  # the result's own list (dropped with it): no copy
+        events = result.events
+        # a one-item list literal is 24 bytes smaller than a comprehension's (100,000 of them)
+        events = [events[0].as_dict()] if len(events) == 1 else [e.as_dict() for e in events]
+        entries[key] = {"ips": ips, "pool": result.pool, "state": result.state, "changed": result.changed,
+                        "events": events}
+        if result.state == ASSIGNED and ips and f is not None and f.type == "LoadBalancer":
+            balancers.append(Balancer(key, f.obj, ips, result.pool))  # the entry's list, not a copy
+    result = f = events = None  # the last one too
+    if twice:  # keep the Balancer of each key's last result only
+        balancers = [b for b in balancers if b.key in entries and entries[b.key]["ips"] is b.ips]
     for name in sorted(config.pools):
         cap4, cap6 = pool_capacity(config.pools[name])
         counters = alloc.counters(name)
@@ -55,21 +78,9 @@ def _plan(objects: Iterable[dict], lb_class: str, namespace: str, service_cidrs:
             "in_use": {"ipv4": counters.assigned_v4, "ipv6": counters.assigned_v6},
             "available": {"ipv4": counters.available_v4, "ipv6": counters.available_v6},
         }
-    del alloc  # its per-Service records are not needed for the rest: the output reuses their memory
-    entries = {}
-    balancers = []
-    while results:
-        # Consumed in reverse creation order, so whole blocks of results are freed for the entries
-        # (the output is sorted by key below): the peak holds little more than one of the two.
-        key, result = results.popitem()
-        f = result.facts
-        if f is not None and f.type != "LoadBalancer" and not f.ingress and f.pool_annotation is None:
-            continue  # never a load balancer: nothing to report
-        entry = entries[key] = result.as_dict()
-        if result.state == ASSIGNED and result.ips and f is not None and f.type == "LoadBalancer":
-            balancers.append(Balancer(key, f.obj, entry["ips"], result.pool))  # the entry's list, not a copy
+    del alloc
     out["services"] = {key: entries[key] for key in sorted(entries)}
-    del results, entries
+    del entries
     out["announcements"] = announcements(config, objects, balancers, members)
     return out
 

@@ -31,9 +31,12 @@ Port = tuple  # (protocol string as given, e.g. "TCP"; port number)
 
 class Allocation:
     """One service's allocation. While it is the only user of an address, the allocator's
-    address map points straight at this record (no per-address bookkeeping object)."""
+    address map points straight at this record (no per-address bookkeeping object).
 
-    __slots__ = ("svc", "pool", "keys", "texts", "ports", "sharing", "backend")
+    The text of a single address (nine allocations in ten) is stored bare, not as a 1-tuple:
+    a tuple less per allocation (memory at 100,000 Services); ``texts`` still reads as a tuple."""
+
+    __slots__ = ("svc", "pool", "keys", "text", "ports", "sharing", "backend")
 
     def __init__(
         self, svc: Any, pool: str, keys: tuple, texts: tuple, ports: tuple, sharing: str, backend: str
@@ -41,10 +44,20 @@ class Allocation:
         self.svc = svc
         self.pool = pool
         self.keys = keys
-        self.texts = texts
+        self.text = texts[0] if len(texts) == 1 else texts  # a str, or the tuple of two
         self.ports = ports
         self.sharing = sharing
         self.backend = backend
+
+    @property
+    def texts(self) -> tuple:
+        text = self.text
+        return (text,) if isinstance(text, str) else text
+
+    def text_list(self) -> list[str]:
+        """The addresses' canonical texts as a new list (the caller's to keep)."""
+        text = self.text
+        return [text] if isinstance(text, str) else list(text)
 
 
 class IPUse:

@@ -26,14 +26,14 @@ class Clock:
 def test_token_bucket_allows_a_burst_then_paces_at_its_rate():
     clock = Clock()
     bucket = TokenBucket(rate=4.0, burst=3, clock=clock)
-    assert [bucket.delay() for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert [bucket.delay() for _unused in range(3)] == [0.0, 0.0, 0.0]
     assert bucket.delay() == pytest.approx(0.25)
     clock.now += 0.125
     assert bucket.delay() == pytest.approx(0.125)
     clock.now += 0.125
     assert bucket.delay() == 0.0
     clock.now += 100.0  # idle for long: never more than a burst
-    assert [bucket.delay() for _ in range(4)][-1] > 0.0
+    assert [bucket.delay() for _unused in range(4)][-1] > 0.0
 
 
 def test_token_bucket_clamps_nonsense_settings():

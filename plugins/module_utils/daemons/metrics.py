@@ -17,6 +17,22 @@ except ImportError:  # pragma: no cover - reported by the CLI
     HAS_PROMETHEUS = False
 
 
+def k8s_client_metrics(registry) -> tuple:
+    """MetalLB's k8s client metrics, which both daemons export: updates, update errors, config
+    loaded, config stale."""
+    return (
+        Counter("metallb_k8s_client_updates", "Number of k8s object updates that have been processed.",
+                registry=registry),
+        Counter("metallb_k8s_client_update_errors", "Number of k8s object updates that failed for some reason.",
+                registry=registry),
+        Gauge("metallb_k8s_client_config_loaded_bool",
+              "1 if the MetalLB configuration was successfully loaded at least once.", registry=registry),
+        Gauge("metallb_k8s_client_config_stale_bool",
+              "1 if running on a stale configuration, because the latest config failed to load.",
+              registry=registry),
+    )
+
+
 class ControllerMetrics:
     """The controller's series (metallb-behavior §6.1)."""
 
@@ -35,17 +51,7 @@ class ControllerMetrics:
                                  "Number of IPv4 addresses in use, per pool", ["pool"], registry=r)
         self.ipv6_in_use = Gauge("metallb_allocator_ipv6_addresses_in_use_total",
                                  "Number of IPv6 addresses in use, per pool", ["pool"], registry=r)
-        self.updates = Counter("metallb_k8s_client_updates",
-                               "Number of k8s object updates that have been processed.", registry=r)
-        self.update_errors = Counter("metallb_k8s_client_update_errors",
-                                     "Number of k8s object updates that failed for some reason.", registry=r)
-        self.config_loaded = Gauge("metallb_k8s_client_config_loaded_bool",
-                                   "1 if the MetalLB configuration was successfully loaded at least once.",
-                                   registry=r)
-        self.config_stale = Gauge("metallb_k8s_client_config_stale_bool",
-                                  "1 if running on a stale configuration, because the latest config failed "
-                                  "to load.",
-                                  registry=r)
+        self.updates, self.update_errors, self.config_loaded, self.config_stale = k8s_client_metrics(r)
         self.is_leader = Gauge("metal_lb_controller_leader_bool",
                                "1 if this replica holds the controller lease.", registry=r)
         self._pools: set[str] = set()

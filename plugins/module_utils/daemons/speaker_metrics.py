@@ -20,9 +20,10 @@ import logging
 from collections.abc import Callable
 
 from ..layer2.announcer import CounterMetrics
+from .metrics import k8s_client_metrics
 
 try:
-    from prometheus_client import CollectorRegistry, Counter, Gauge
+    from prometheus_client import CollectorRegistry
     from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
     HAS_PROMETHEUS = True
@@ -42,16 +43,7 @@ class SpeakerMetrics(CounterMetrics):
         self.registry = CollectorRegistry()
         r = self.registry
         self.announced: set[tuple[str, str]] = set()  # (service, ip) announced from this node
-        self.updates = Counter("metallb_k8s_client_updates",
-                               "Number of k8s object updates that have been processed.", registry=r)
-        self.update_errors = Counter("metallb_k8s_client_update_errors",
-                                     "Number of k8s object updates that failed for some reason.", registry=r)
-        self.config_loaded = Gauge("metallb_k8s_client_config_loaded_bool",
-                                   "1 if the MetalLB configuration was successfully loaded at least once.",
-                                   registry=r)
-        self.config_stale = Gauge("metallb_k8s_client_config_stale_bool",
-                                  "1 if running on a stale configuration, because the latest config failed "
-                                  "to load.", registry=r)
+        self.updates, self.update_errors, self.config_loaded, self.config_stale = k8s_client_metrics(r)
         r.register(_Collector(self))
 
     def set_announced(self, service: str, ip: str, on: bool) -> None:

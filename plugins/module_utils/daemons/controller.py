@@ -19,7 +19,7 @@ import threading
 from ..addresses import pool_capacity
 from ..allocator.allocator import Allocator
 from ..config.parse import parse_config
-from ..kube.informer import Informer
+from ..kube.informer import Informer, start_and_sync
 from ..kube.lease import LeaseElector
 from ..kube.service_view import trim_service
 from ..kube.status_objects import StatusObjects
@@ -106,12 +106,8 @@ class Controller:
 
     # -- lifecycle -------------------------------------------------------------------
     def run(self) -> None:
-        for informer in self._informers:
-            informer.start()
-        for informer in self._informers:
-            while not informer.synced.wait(1.0):
-                if self._stop.is_set():
-                    return
+        if not start_and_sync(self._informers, self._stop, LOG):
+            return
         self._elector.start()
         while not self._stop.is_set():
             batch = self._queue.get_batch(timeout=1.0)

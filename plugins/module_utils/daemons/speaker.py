@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 from ..allocator.messages import go_quote
 from ..config.parse import parse_config
-from ..kube.informer import Informer
+from ..kube.informer import Informer, start_and_sync
 from ..kube.l2_status import GROUP as STATUS_GROUP
 from ..kube.l2_status import PLURAL as STATUS_PLURAL
 from ..kube.l2_status import VERSION as STATUS_VERSION
@@ -270,13 +270,8 @@ class Speaker:
     def run(self) -> None:
         self._statuses.start()
         threading.Thread(target=self._config_state_loop, name="configstate", daemon=True).start()
-        for informer in self._informers:
-            informer.start()
-        for informer in self._informers:
-            while not informer.synced.wait(1.0):
-                if self._stop.is_set():
-                    return
-                LOG.info("waiting for the API: %s not listed yet", informer.name)
+        if not start_and_sync(self._informers, self._stop, LOG):
+            return
         self._publish_known_members()
         if self.membership is not None:
             if not self._join_membership():

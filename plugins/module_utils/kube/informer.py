@@ -40,6 +40,20 @@ def object_key(obj: dict) -> str:
     return "%s/%s" % (namespace, meta.get("name")) if namespace else str(meta.get("name"))
 
 
+def start_and_sync(informers, stop: threading.Event, log: logging.Logger | None = None) -> bool:
+    """Start every informer and wait until each has listed once; False if ``stop`` is set first.
+    The daemons decide nothing before this: a partial view would move or drop IPs."""
+    for informer in informers:
+        informer.start()
+    for informer in informers:
+        while not informer.synced.wait(1.0):
+            if stop.is_set():
+                return False
+            if log is not None:
+                log.info("waiting for the API: %s not listed yet", informer.name)
+    return True
+
+
 class Informer:
     """A cache of one resource kept current by list+watch on a background thread."""
 

@@ -22,15 +22,16 @@ PYTEST      := PYTHONPATH=$(PYTEST_ROOT) $(VPY) -m pytest
 # System packages for the lab and tests: every dpkg line of bindep.txt.
 DEPS_PKGS   := $(shell awk '!/^[[:space:]]*(\#|$$)/ && /platform:dpkg/ {print $$1}' bindep.txt)
 
-TEST_STEPS  := deps venv lint unit integration lab-tests sanity ansible-units ansible-lint
+TEST_STEPS  := deps venv k8s lint unit integration lab-tests sanity ansible-units ansible-lint
 
-.PHONY: help venv deps lint unit integration lab-tests sanity ansible-units ansible-lint test \
+.PHONY: help venv deps k8s lint unit integration lab-tests sanity ansible-units ansible-lint test \
         lab lab-down benchmarks clean pytest-farm
 
 help:
 	@echo "make lab        build the namespace lab, show a VIP answering and failing over (KEEP=1 keeps it)"
 	@echo "make lab-down   tear the lab down"
 	@echo "make test       every test and gate: $(TEST_STEPS)"
+	@echo "make k8s        build kube-apiserver, kubectl and etcd (pinned in lab/k8s) into build/bin"
 	@echo "make venv|deps|lint|unit|integration|lab-tests|sanity|ansible-units|ansible-lint|benchmarks|clean"
 
 # ---------------------------------------------------------------- environment
@@ -58,6 +59,11 @@ deps:
 	    echo "deps: system packages already installed ($(DEPS_PKGS))"; \
 	fi
 
+# The real Kubernetes API server, kubectl and etcd the lab and the tests run, built from the Go
+# module lab/k8s (pinned versions); rebuilt only when go.mod/go.sum change.
+k8s:
+	@lab/k8s/build.sh $(BUILD)/bin
+
 # pytest imports the collection as ansible_collections.metal.lb through a symlink farm.
 pytest-farm:
 	@mkdir -p $(dir $(PYTEST_LINK))
@@ -72,13 +78,13 @@ unit: venv pytest-farm
 	$(PYTEST) tests/unit -n auto --hypothesis-profile=ci
 
 # pytest exits 5 when it collects nothing; an empty suite is not a failure of these steps.
-integration: venv pytest-farm
+integration: venv k8s pytest-farm
 	@if [ -d tests/integration ]; then \
 	    $(PYTEST) tests/integration --hypothesis-profile=ci || rc=$$?; \
 	    if [ "$${rc:-0}" = 5 ]; then echo "integration: no tests collected"; else exit $${rc:-0}; fi; \
 	else echo "integration: tests/integration does not exist yet"; fi
 
-lab-tests: venv pytest-farm
+lab-tests: venv k8s pytest-farm
 	@if [ -d tests/lab ]; then \
 	    $(PYTEST) tests/lab --hypothesis-profile=ci || rc=$$?; \
 	    if [ "$${rc:-0}" = 5 ]; then echo "lab-tests: no tests collected"; else exit $${rc:-0}; fi; \
@@ -110,13 +116,13 @@ test:
 
 # The namespace lab (lab/): bridge, apiserver, node1..3, client; a 3-replica Service gets an IP,
 # is curled and fails over. Needs root and `make deps`. KEEP=1 leaves it up until `make lab-down`.
-lab: deps venv
+lab: deps venv k8s
 	@$(VPY) -m lab.demo $(if $(KEEP),--keep,)
 
 lab-down: venv
 	@$(VPY) -m lab.down $(if $(FORCE),--force,)
 
-benchmarks: venv pytest-farm
+benchmarks: venv k8s pytest-farm
 	@shopt -s nullglob; scripts=(benchmarks/*.py); \
 	if [ $${#scripts[@]} = 0 ]; then echo "benchmarks: none yet"; fi; \
 	for script in "$${scripts[@]}"; do \

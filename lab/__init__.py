@@ -5,7 +5,8 @@
 netns.py      namespaces, the bridge, veths, processes; always torn down; state for ``make lab-down``
 topology.py   the lab's addresses (documentation ranges only)
 objects.py    the Kubernetes objects the lab writes (Nodes, Services, EndpointSlices, pools ...)
-relay.py      TCP relay: the lab API (127.0.0.1 in its namespace) on a lab address and on host loopback
+kube.py       etcd + the real kube-apiserver (make k8s), certificates, ServiceAccount tokens
+relay.py      TCP relay: the API server (in its namespace) on host loopback
 kube_proxy.py kube-proxy IPVS-mode emulation for one node (kube-ipvs0, strictARP sysctls, nftables)
 backend.py    a "pod": an HTTP server answering with its pod and node name
 cluster.py    the whole lab: API, controller, kube-proxies, backends, speakers

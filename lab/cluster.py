@@ -1,16 +1,17 @@
 # Copyright: metal.lb contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The whole lab: namespaces, the lab API, the controller, kube-proxy emulation, "pods", speakers.
+"""The whole lab: namespaces, the Kubernetes API, the controller, kube-proxy emulation, "pods", speakers.
 
     with LabCluster() as lab:            # builds everything; always torn down
         svc = lab.create_service("web", replicas=3)
         ip = lab.wait_ingress("web")[0]
 
-Topology in ``topology.py``. The lab API binds 127.0.0.1 inside the ``apiserver`` namespace; a relay
-(``relay.py``) serves it on 198.51.100.2:6443 to the nodes and on a host-loopback port to this
-process. The controller runs in the apiserver namespace; one kube-proxy emulator, the backends
-scheduled there and (when ``bin/metal-lb speaker`` exists) one speaker run in each node namespace,
-with the command line the roles install. The lab API has no controllers, so the lab writes Nodes,
+Topology in ``topology.py``. etcd and the real kube-apiserver (``kube.py``, built by ``make k8s``) run
+inside the ``apiserver`` namespace and listen on 198.51.100.2:6443 for the nodes; a relay
+(``relay.py``) serves the API on a host-loopback port to this process. The controller runs in the
+apiserver namespace; one kube-proxy emulator, the backends scheduled there and one speaker run in each
+node namespace, with the command line the roles install; the controller and the speakers authenticate
+as their ServiceAccounts. There is no controller-manager or kubelet, so the lab writes Nodes,
 EndpointSlices and kube-proxy's ConfigMap itself.
 """
 
@@ -26,15 +27,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import netns, objects, topology
+from . import kube, netns, objects, topology
 
 ROOT = Path(__file__).resolve().parents[1]
 METAL_LB = ROOT / "bin" / "metal-lb"
-CRDS = ROOT / "manifests" / "crds"
 SPEAKER_STATUS = "/run/metal-lb/speaker-%s.json"  # cli_speaker.py's default --status-file
 
 try:
@@ -150,7 +149,7 @@ class LabCluster:
         self.net = netns.Lab()
         self.workdir = ""
         self.hosts: dict[str, netns.Host] = {}
-        self.api_proc: subprocess.Popen | None = None
+        self.kube: kube.KubeCluster | None = None
         self.speakers: dict[str, subprocess.Popen] = {}
         self.kube_proxies: dict[str, subprocess.Popen] = {}
         self.controller: subprocess.Popen | None = None
@@ -202,12 +201,6 @@ class LabCluster:
         self.key_file = os.path.join(self.workdir, "membership.key")
         with open(os.open(self.key_file, os.O_WRONLY | os.O_CREAT, 0o600), "w") as fh:
             fh.write(base64.b64encode(secrets.token_bytes(32)).decode() + "\n")
-        self.node_kubeconfig = os.path.join(self.workdir, "node.kubeconfig")
-        with open(self.node_kubeconfig, "w") as fh:
-            fh.write(kubeconfig("http://%s:%d" % (topology.API_V4, topology.API_PORT)))
-        self.api_kubeconfig = os.path.join(self.workdir, "apiserver.kubeconfig")
-        self.api_state = os.path.join(self.workdir, "api-state.json")
-        self.start_api()
         with self._log_file("relay") as relay_log:
             relay = self.net.start(
                 None,
@@ -217,8 +210,6 @@ class LabCluster:
                     "lab.relay",
                     "--netns",
                     "/run/netns/" + self.hosts["apiserver"].ns,
-                    "--listen",
-                    "%s:%d" % (topology.API_V4, topology.API_PORT),
                     "--target",
                     "127.0.0.1:%d" % topology.API_PORT,
                     "--host-listen",
@@ -233,26 +224,29 @@ class LabCluster:
         line = relay.stdout.readline()
         if not line.startswith("READY "):
             raise netns.LabError("the API relay did not start (see %s)" % self._log_path("relay"))
-        self.host_kubeconfig = os.path.join(self.workdir, "host.kubeconfig")
-        with open(self.host_kubeconfig, "w") as fh:
-            self.relay_port = int(line.split()[1])
-            fh.write(kubeconfig("http://127.0.0.1:%d" % self.relay_port))
-        self.wait_api()
+        self.relay_port = int(line.split()[1])
+        self.start_api()
+        self.host_kubeconfig = self.kube.admin_kubeconfig
+        # The lab's own stand-ins for cluster parts (kube-proxy) reach the API as the nodes do.
+        self.node_kubeconfig = os.path.join(self.workdir, "node-admin.kubeconfig")
+        with open(self.host_kubeconfig, encoding="utf-8") as fh:
+            admin = json.load(fh)
+        admin["clusters"][0]["cluster"]["server"] = self.kube.url
+        kube.write_private(self.node_kubeconfig, json.dumps(admin))
+        self.controller_kubeconfig = self.kube.token_kubeconfig(
+            "controller", server="https://127.0.0.1:%d" % topology.API_PORT
+        )
+        self.speaker_kubeconfig = self.kube.token_kubeconfig("speaker")
         self.api = k8s_config.new_client_from_config(config_file=self.host_kubeconfig)
         self.core = k8s_client.CoreV1Api(self.api)
         self.discovery = k8s_client.DiscoveryV1Api(self.api)
         self.custom = k8s_client.CustomObjectsApi(self.api)
-        self.core.create_namespace({"metadata": {"name": objects.METALLB_NS}})
         self.core.create_namespaced_config_map("kube-system", objects.kube_proxy_configmap(self.strict_arp))
         for name, addr in self.node_addrs.items():
             self.core.create_node(objects.node(name, addr.v4, addr.v6))
-        self.log(
-            "lab API: http://%s:%d (kubeconfig %s)"
-            % (topology.API_V4, topology.API_PORT, self.node_kubeconfig)
-        )
         self.controller = self._spawn(
             self.hosts["apiserver"],
-            [python(), str(METAL_LB), "controller", "--kubeconfig", self.api_kubeconfig],
+            [python(), str(METAL_LB), "controller", "--kubeconfig", self.controller_kubeconfig],
             "controller",
         )
         if self.want_kube_proxy:
@@ -313,49 +307,41 @@ class LabCluster:
     # ------------------------------------------------------------------ the API server
 
     def start_api(self) -> None:
-        self.api_proc = self._spawn(
-            self.hosts["apiserver"],
-            [
-                python(),
-                str(METAL_LB),
-                "lab-api",
-                "--port",
-                str(topology.API_PORT),
-                "--crds",
-                str(CRDS),
-                "--kubeconfig-out",
-                self.api_kubeconfig,
-                "--state",
-                self.api_state,
-            ],
-            "lab-api",
+        """etcd and kube-apiserver in the apiserver namespace (listening on every lab address), reached
+        from this process through the relay's loopback port."""
+        host = self.hosts["apiserver"]
+
+        def spawn(argv: list, log_path: str) -> subprocess.Popen:
+            with open(log_path, "a", encoding="utf-8") as out:
+                return self.net.start(host, argv, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+
+        def stop(proc: subprocess.Popen) -> None:
+            self.net.stop(proc, timeout=10)
+            self.net.forget(proc)
+
+        self.kube = kube.KubeCluster(
+            os.path.join(self.workdir, "kube"),
+            bind="::",
+            port=topology.API_PORT,
+            advertise=topology.API_V4,
+            hosts=(topology.API_V6,),
+            client_url="https://127.0.0.1:%d" % self.relay_port,
+            etcd_ports=(2379, 2380),
+            spawn=spawn,
+            stop_process=stop,
+            log=self.log,
         )
-        ok = wait_for(lambda: os.path.exists(self.api_kubeconfig) or self.api_proc.poll() is not None, 30)
-        if not ok or self.api_proc.poll() is not None:
-            raise netns.LabError("the lab API did not start: %s" % self.logs("lab-api")[-2000:])
-
-    def wait_api(self, timeout: float = 30) -> None:
-        port = self.relay_port
-
-        def ready() -> bool:
-            try:
-                with urllib.request.urlopen("http://127.0.0.1:%d/readyz" % port, timeout=2) as resp:
-                    return resp.status == 200
-            except OSError:
-                return False
-
-        if not wait_for(ready, timeout, 0.1):
-            raise netns.LabError("the lab API is not ready: %s" % self.logs("lab-api")[-2000:])
+        try:
+            self.kube.start()
+        except kube.KubeError as exc:
+            raise netns.LabError(str(exc)) from None
 
     def stop_api(self) -> None:
-        """SIGTERM the lab API (it saves its objects to --state); ``start_api`` brings it back."""
-        self.net.stop(self.api_proc)
-        self.net.forget(self.api_proc)
+        """Stop kube-apiserver (etcd keeps the objects); ``restart_api`` brings it back."""
+        self.kube.stop_apiserver()
 
     def restart_api(self) -> None:
-        os.unlink(self.api_kubeconfig)
-        self.start_api()
-        self.wait_api()
+        self.kube.restart_apiserver()
 
     # ------------------------------------------------------------------ speakers
 
@@ -367,7 +353,7 @@ class LabCluster:
             "--node",
             node,
             "--kubeconfig",
-            self.node_kubeconfig,
+            self.speaker_kubeconfig,
             "--membership-bind",
             "%s:%d" % (addr, topology.MEMBERSHIP_PORT),
             "--membership-key-file",
@@ -657,11 +643,3 @@ class LabCluster:
         self.hosts["client"].run("ip", "neigh", "flush", "dev", "eth0", "nud", "all", check=False)
 
 
-def kubeconfig(server: str) -> str:
-    return (
-        "apiVersion: v1\nkind: Config\n"
-        "clusters:\n- name: metal-lb-lab\n  cluster:\n    server: %s\n"
-        "users:\n- name: metal-lb-lab\n  user: {}\n"
-        "contexts:\n- name: metal-lb-lab\n  context:\n    cluster: metal-lb-lab\n    user: metal-lb-lab\n"
-        "current-context: metal-lb-lab\n" % server
-    )

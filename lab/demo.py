@@ -14,7 +14,7 @@ import signal
 import sys
 import time
 
-from . import netns, probe, topology
+from . import kube, netns, probe, topology
 from .cluster import LabCluster, missing_requirements, wait_for
 
 
@@ -70,6 +70,11 @@ def main(argv: list[str] | None = None) -> int:
             say("   pod %-14s on %s  %s:%d" % (pod.name, pod.node, pod.v4, topology.BACKEND_PORT))
         ip = lab.wait_ingress("web", timeout=60)[0]
         say("   EXTERNAL-IP %s   (status.loadBalancer.ingress, written by the controller)" % ip)
+        kubectl = "%s --kubeconfig %s" % (kube.binary("kubectl"), lab.host_kubeconfig)
+        say("   kubectl against the lab (while it runs; `make lab KEEP=1` keeps it):")
+        for command in ("get svc web -o wide", "get ipaddresspools,l2advertisements -n metallb-system",
+                        "get servicel2statuses -n metallb-system", "get events -n default"):
+            say("     %s %s" % (kubectl, command))
         lab.wait_kube_proxy(ip)
         if not lab.has_speakers:
             step("no speaker yet: with strictARP on, nobody answers ARP for %s" % ip)
@@ -132,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
                 "   ip netns exec %s curl http://%s/"
                 % (lab.hosts["client"].ns, topology.POOL_V4.split("-")[0])
             )
-            say("   KUBECONFIG=%s kubectl get svc" % lab.host_kubeconfig)
+            say("   %s --kubeconfig %s get svc -A" % (kube.binary("kubectl"), lab.host_kubeconfig))
             say("Remove it with: make lab-down")
         else:
             lab.teardown()

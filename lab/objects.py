@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The Kubernetes objects the lab writes, as plain dicts (pure; no I/O).
 
-The lab API has no controllers, so the lab itself plays kubelet (Nodes, Pods' readiness) and the
+The lab has no controller-manager or kubelet, so the lab itself plays kubelet (Nodes, Pods' readiness) and the
 endpoint-slice controller (one EndpointSlice per Service and address family).
 """
 

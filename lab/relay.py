@@ -1,15 +1,15 @@
 # Copyright: metal.lb contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""TCP relay for the lab API, which binds 127.0.0.1 only (docs/lab-api.md).
+"""TCP relay from host loopback into the lab's apiserver namespace.
 
 Started in the host's namespace: opens ``--host-listen`` (127.0.0.1 only) there, then enters
-``--netns`` (the apiserver namespace), opens ``--listen`` on the lab address and forwards every
-connection to ``--target`` (the API's 127.0.0.1 port inside that namespace). So the nodes reach the
-API at 198.51.100.2:6443 and the lab driver on host loopback, and nothing listens on the host's
-real network. A socket stays in the namespace it was created in; that is the whole trick.
+``--netns`` (the apiserver namespace), opens any ``--listen`` addresses there and forwards every
+connection to ``--target`` (the API server's port inside that namespace). So the lab driver reaches
+the API server on host loopback while nothing listens on the host's real network. A socket stays in
+the namespace it was created in; that is the whole trick.
 
-    python -m lab.relay --netns /run/netns/NS --listen 198.51.100.2:6443 --target 127.0.0.1:6443 \\
-        [--host-listen 127.0.0.1:0]      (prints "READY <host port>")
+    python -m lab.relay --netns /run/netns/NS --target 127.0.0.1:6443 \\
+        [--host-listen 127.0.0.1:0] [--listen ADDR:PORT ...]      (prints "READY <host port>")
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 # Copyright: metal.lb contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The lab's addresses, in one place. Only documentation ranges: 198.51.100.0/24 and
-2001:db8::/32 (203.0.113.0/24 is the lab API's service CIDR). Nothing here is routed off the lab.
+2001:db8::/32 (203.0.113.0/24 is the API server's service CIDR). Nothing here is routed off the lab.
 
-  .2 / ::2        apiserver (lab API on 127.0.0.1 inside, relayed on this address)
+  .2 / ::2        apiserver (kube-apiserver on :6443)
   .11-.13 / ::11  node1..node3, pods of nodeN on lo: 198.51.100.(16*(N+1)).0/28 and 2001:db8:0:1N::/64
   .100 / ::100    client
   .200-.220       the demo pool (and 2001:db8:0:1::200-2001:db8:0:1::220)

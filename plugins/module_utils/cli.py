@@ -153,17 +153,11 @@ def build_parser() -> argparse.ArgumentParser:
     cli_controller.add_parser(sub).set_defaults(func=cli_controller.run)
     cli_speaker.add_parser(sub).set_defaults(func=cli_speaker.run)
     cli_status.add_parser(sub).set_defaults(func=cli_status.run)
-    sub.add_parser("lab-api", help="run the lab Kubernetes API server (tests and make lab; "
-                                   "metal-lb lab-api --help)", add_help=False)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["lab-api"]:  # its own argument parser
-        from .lab_api.cli import main as lab_main
-
-        return lab_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -1,30 +1,30 @@
 # Copyright: metal.lb contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Fixtures for tests that talk to a Kubernetes API.
+"""Fixtures for tests that talk to a Kubernetes API: a real kube-apiserver with etcd.
 
-- ``lab_api``: a lab API server (session-wide) started as a separate process; yields its kubeconfig
-  path; killed by PID at teardown.
-- ``lab_api_factory``: start extra lab API servers with their own options (small watch history,
-  ``--state``, a fixed port, a CRD directory); every one is killed at teardown, also on failure.
-- ``kubeconfig``: the API under test: ``METAL_LB_TEST_KUBECONFIG`` when set (a real cluster), else the
-  lab API. Tests that use it must pass against both.
+- ``kube_cluster``: the session's own control plane (``lab/kube.py``: etcd + kube-apiserver built by
+  ``make k8s``, RBAC enforced, ``manifests/`` applied), or None when ``METAL_LB_TEST_KUBECONFIG``
+  points at a cluster of your own.
+- ``kubeconfig``: an administrator's kubeconfig for the API under test. Tests that use it must pass
+  against both.
+- ``daemon_kubeconfig``: ``daemon_kubeconfig("controller" | "speaker", config_namespace)`` → a
+  kubeconfig with that ServiceAccount's own token (TokenRequest), bound only by ``manifests/rbac``; the
+  shipped Role is granted in ``config_namespace`` too, as it is in ``metallb-system``.
 - ``make_client``: ``make_client(kubeconfig_path)`` → ApiClient, closed at teardown.
 - ``kube_client``: a ``kubernetes.client.ApiClient`` for ``kubeconfig``.
-- ``namespace``: a fresh, labelled namespace on that API, deleted afterwards.
+- ``namespace``: a fresh, labelled namespace, emptied of Services and deleted afterwards (there is no
+  controller-manager to empty it, and no later test may see its Services).
 """
 
 from __future__ import annotations
 
 import os
-import select
-import signal
-import subprocess
 import sys
-import time
-import urllib.request
 import uuid
+from pathlib import Path
 
 import pytest
+import yaml
 
 try:
     from kubernetes import client as k8s_client
@@ -32,141 +32,43 @@ try:
 except ImportError:  # pragma: no cover - the kubernetes client is a test requirement
     k8s_client = None
 
-import ansible_collections.metal.lb.plugins.module_utils.lab_api as lab_api_package
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+from lab import kube  # noqa: E402
 
-MODULE = "ansible_collections.metal.lb.plugins.module_utils.lab_api"
 TEST_LABEL = "metal-lb-test"
-START_TIMEOUT = 20.0
-
-
-def _import_root() -> str:
-    """The directory that holds ``ansible_collections`` (so the child process imports the same code)."""
-    path = os.path.abspath(lab_api_package.__file__)
-    while os.path.basename(path) != "ansible_collections":
-        parent = os.path.dirname(path)
-        if parent == path:
-            raise RuntimeError(f"cannot find the ansible_collections root of {lab_api_package.__file__}")
-        path = parent
-    return os.path.dirname(path)
-
-
-class LabApiProcess:
-    """One lab API server process; ``stop()`` (SIGTERM, then SIGKILL) acts only on its own PID."""
-
-    def __init__(self, workdir: str, *args: str) -> None:
-        self.kubeconfig = os.path.join(workdir, f"kubeconfig-{uuid.uuid4().hex[:8]}.yaml")
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (_import_root(), env.get("PYTHONPATH")) if p)
-        self.stderr_path = self.kubeconfig + ".log"
-        self._stderr = open(self.stderr_path, "w", encoding="utf-8")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", MODULE, "--host", "127.0.0.1", "--kubeconfig-out", self.kubeconfig, *args],
-            stdout=subprocess.PIPE,
-            stderr=self._stderr,
-            text=True,
-            env=env,
-        )
-        self.pid = self.proc.pid
-        try:
-            self.port = self._read_port()
-            self._wait_ready()
-        except BaseException:
-            self.stop()
-            raise
-
-    def _read_port(self) -> int:
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"lab API exited with {self.proc.returncode}: {self.log()}")
-            ready, _writable, _errors = select.select([self.proc.stdout], [], [], 0.2)
-            if ready:
-                line = self.proc.stdout.readline()
-                if line.strip().isdigit():
-                    return int(line)
-        raise RuntimeError(f"lab API did not report its port within {START_TIMEOUT:.0f}s: {self.log()}")
-
-    def _wait_ready(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(self.url + "/readyz", timeout=2) as resp:
-                    if resp.status == 200 and os.path.exists(self.kubeconfig):
-                        return
-            except OSError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError(f"lab API not ready within {START_TIMEOUT:.0f}s: {self.log()}")
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def log(self) -> str:
-        try:
-            with open(self.stderr_path, encoding="utf-8") as handle:
-                return handle.read()[-4000:]
-        except OSError:
-            return ""
-
-    def stop(self, timeout: float = 10.0) -> int | None:
-        """SIGTERM (the server saves --state and exits), SIGKILL if it does not within ``timeout``."""
-        if self.proc.poll() is None:
-            os.kill(self.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                os.kill(self.pid, signal.SIGKILL)
-                self.proc.wait(timeout=timeout)
-        if self.proc.stdout:
-            self.proc.stdout.close()
-        self._stderr.close()
-        return self.proc.returncode
+RBAC = ROOT / "manifests" / "rbac"
 
 
 @pytest.fixture(scope="session")
-def _lab_workdir(tmp_path_factory) -> str:
-    return str(tmp_path_factory.mktemp("lab-api"))
-
-
-@pytest.fixture(scope="session")
-def lab_api_server(_lab_workdir):
-    server = LabApiProcess(_lab_workdir)
+def kube_cluster(tmp_path_factory):
+    """The session's own API server (None with METAL_LB_TEST_KUBECONFIG)."""
+    if os.environ.get("METAL_LB_TEST_KUBECONFIG"):
+        yield None
+        return
+    reason = kube.missing_binaries()
+    if reason:
+        pytest.fail("integration tests need the real API server: %s" % reason, pytrace=False)
+    cluster = kube.KubeCluster(str(tmp_path_factory.mktemp("kube")), log=lambda msg: print("\n" + msg))
     try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="session")
-def lab_api(lab_api_server) -> str:
-    """Kubeconfig path of the session's lab API server."""
-    return lab_api_server.kubeconfig
-
-
-@pytest.fixture
-def lab_api_factory(tmp_path):
-    started: list[LabApiProcess] = []
-
-    def start(*args: str) -> LabApiProcess:
-        server = LabApiProcess(str(tmp_path), *args)
-        started.append(server)
-        return server
-
+        cluster.start()
+    except BaseException:
+        cluster.stop()
+        raise
     try:
-        yield start
+        yield cluster
     finally:
-        for server in started:
-            server.stop()
+        cluster.stop()
 
 
 @pytest.fixture(scope="session")
-def kubeconfig(request) -> str:
-    """The API under test: a real cluster via METAL_LB_TEST_KUBECONFIG, else the lab API."""
+def kubeconfig(kube_cluster) -> str:
+    """The API under test: a real cluster via METAL_LB_TEST_KUBECONFIG, else the session's own."""
     real = os.environ.get("METAL_LB_TEST_KUBECONFIG")
     if real:
+        kube.apply_manifests(real)
         return real
-    return request.getfixturevalue("lab_api")
+    return kube_cluster.admin_kubeconfig
 
 
 def api_client(kubeconfig_path: str):
@@ -203,6 +105,46 @@ def kube_client(kubeconfig):
         api.close()
 
 
+def shipped_role(daemon: str, namespace: str) -> tuple[dict, dict]:
+    """The shipped Role and RoleBinding of ``daemon``, placed in ``namespace``."""
+    role = yaml.safe_load((RBAC / ("%s-role.yaml" % daemon)).read_text())
+    binding = yaml.safe_load((RBAC / ("%s-rolebinding.yaml" % daemon)).read_text())
+    role["metadata"]["namespace"] = binding["metadata"]["namespace"] = namespace
+    return role, binding
+
+
+@pytest.fixture
+def daemon_kubeconfig(kubeconfig, kube_client, tmp_path):
+    """``daemon_kubeconfig(daemon, config_namespace)``: the daemon's own ServiceAccount credentials."""
+    rbac = k8s_client.RbacAuthorizationV1Api(kube_client)
+
+    def make(daemon: str, config_namespace: str = kube.METALLB_NS) -> str:
+        if config_namespace != kube.METALLB_NS:
+            role, binding = shipped_role(daemon, config_namespace)
+            rbac.create_namespaced_role(config_namespace, role)
+            rbac.create_namespaced_role_binding(config_namespace, binding)
+        path = str(tmp_path / ("%s-%s.kubeconfig" % (daemon, uuid.uuid4().hex[:6])))
+        return kube.token_kubeconfig_for(kubeconfig, daemon, kube.METALLB_NS, path)
+
+    return make
+
+
+def delete_namespace(core, name: str) -> None:
+    """Delete the namespace's Services first: without a controller-manager the namespace itself
+    stays Terminating, and its Services would still be seen by later tests' daemons."""
+    for svc in core.list_namespaced_service(name).items:
+        try:
+            core.delete_namespaced_service(svc.metadata.name, name)
+        except k8s_client.exceptions.ApiException as exc:
+            if exc.status != 404:
+                raise
+    try:
+        core.delete_namespace(name)
+    except k8s_client.exceptions.ApiException as exc:
+        if exc.status != 404:
+            raise
+
+
 @pytest.fixture
 def namespace(kube_client) -> str:
     core = k8s_client.CoreV1Api(kube_client)
@@ -215,8 +157,4 @@ def namespace(kube_client) -> str:
     try:
         yield name
     finally:
-        try:
-            core.delete_namespace(name)
-        except k8s_client.exceptions.ApiException as exc:
-            if exc.status != 404:
-                raise
+        delete_namespace(core, name)

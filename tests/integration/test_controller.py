@@ -2,10 +2,11 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The controller as a separate process, observed only through the Kubernetes API.
 
-Runs against the lab API, or a real cluster when METAL_LB_TEST_KUBECONFIG is set. Each test
-gets its own namespace, which holds both its metallb.io config and its Services, and its own
-controller started with ``--namespace`` (config) and, on a real cluster, a unique
-``--lb-class`` so that no Service outside the test is ever touched.
+Runs against the session's own kube-apiserver, or a real cluster when METAL_LB_TEST_KUBECONFIG is
+set. Each test gets its own namespace, which holds both its metallb.io config and its Services, and its
+own controller, authenticated as the ``controller`` ServiceAccount (bound only by the shipped RBAC),
+started with ``--namespace`` (config) and, on a real cluster, a unique ``--lb-class`` so that no
+Service outside the test is ever touched.
 """
 
 from __future__ import annotations
@@ -111,11 +112,12 @@ def cluster(kube_client, namespace, tmp_path, kubeconfig):
 
 
 @pytest.fixture
-def controllers(cluster, kubeconfig, tmp_path):
+def controllers(cluster, daemon_kubeconfig, tmp_path):
     started: list[ControllerProcess] = []
+    credentials = daemon_kubeconfig("controller", cluster.ns)
 
     def start(*extra: str) -> ControllerProcess:
-        proc = ControllerProcess(str(tmp_path), kubeconfig, cluster.ns, cluster.lb_class, *extra)
+        proc = ControllerProcess(str(tmp_path), credentials, cluster.ns, cluster.lb_class, *extra)
         started.append(proc)
         return proc
 

@@ -4,7 +4,8 @@
 status file: election, ServiceL2Status, Events, failover (SIGKILL, SIGTERM, exclusion label,
 externalTrafficPolicy Local), an invalid config, and failover while the API server is down.
 
-Runs against the lab API only: it creates Node objects, which a real cluster must not get.
+Runs against the session's own kube-apiserver only: it creates Node objects, which a real cluster must
+not get. The speakers authenticate as the ``speaker`` ServiceAccount, bound only by the shipped RBAC.
 No frame is sent (``--no-layer2-responder``); on-the-wire ARP/NDP is tested in tests/lab/.
 The winner is never hard-coded: it is what ``bin/metal-lb plan`` says for the same objects.
 """
@@ -26,6 +27,7 @@ kubernetes = pytest.importorskip("kubernetes")
 from kubernetes import client as k  # noqa: E402
 from kubernetes.client.exceptions import ApiException  # noqa: E402
 
+from conftest import delete_namespace, kube, shipped_role  # noqa: E402
 from controller_process import wait_for  # noqa: E402
 from speaker_process import METAL_LB, SpeakerProcess, free_port  # noqa: E402
 from test_modules import Runner  # noqa: E402
@@ -39,7 +41,8 @@ MEMBERSHIP_ANNOTATION = "metal.lb/membership-address"
 class Lab:
     """Test-side objects: config, Nodes (removed afterwards), Services with a status, slices."""
 
-    def __init__(self, api_client, namespace: str, workdir: str, kubeconfig: str) -> None:
+    def __init__(self, api_client, namespace: str, workdir: str, kubeconfig: str,
+                 speaker_kubeconfig: str) -> None:
         self.core = k.CoreV1Api(api_client)
         self.custom = k.CustomObjectsApi(api_client)
         self.discovery = k.DiscoveryV1Api(api_client)
@@ -47,6 +50,7 @@ class Lab:
         self.workdir = workdir
         self.tmp = pathlib.Path(workdir)
         self.kubeconfig = kubeconfig
+        self.speaker_kubeconfig = speaker_kubeconfig
         self.tag = uuid.uuid4().hex[:6]
         self.nodes: dict[str, int] = {}  # node name -> membership port
         self.speakers: dict[str, SpeakerProcess] = {}
@@ -91,7 +95,7 @@ class Lab:
 
     # -- speakers --------------------------------------------------------------------------
     def speaker(self, node: str, metrics: bool = False, kubeconfig: str | None = None) -> SpeakerProcess:
-        proc = SpeakerProcess(self.workdir, kubeconfig or self.kubeconfig, self.ns, node, self.key_file,
+        proc = SpeakerProcess(self.workdir, kubeconfig or self.speaker_kubeconfig, self.ns, node, self.key_file,
                               self.nodes[node], metrics_port=free_port(socket.SOCK_STREAM) if metrics else 0)
         self.speakers[node] = proc
         return proc
@@ -173,18 +177,19 @@ class Lab:
 
 
 @pytest.fixture
-def lab(lab_api, make_client, tmp_path):
+def lab(kubeconfig, daemon_kubeconfig, make_client, tmp_path):
     if os.environ.get("METAL_LB_TEST_KUBECONFIG"):
-        pytest.skip("creates Node objects: lab API only")
-    api = make_client(lab_api)
+        pytest.skip("creates Node objects: the session's own API server only")
+    api = make_client(kubeconfig)
     core = k.CoreV1Api(api)
     ns = core.create_namespace({"metadata": {"generateName": "mlb-spk-", "labels": {"metal-lb-test": "true"}}})
-    the_lab = Lab(api, ns.metadata.name, str(tmp_path), lab_api)
+    the_lab = Lab(api, ns.metadata.name, str(tmp_path), kubeconfig,
+                  daemon_kubeconfig("speaker", ns.metadata.name))
     try:
         yield the_lab
     finally:
         the_lab.cleanup()
-        core.delete_namespace(the_lab.ns)
+        delete_namespace(core, the_lab.ns)
 
 
 def _dump_logs(lab: Lab) -> str:
@@ -296,13 +301,20 @@ def test_election_status_events_metrics_and_failover(lab):
         raise AssertionError("%s\n%s" % (exc, _dump_logs(lab))) from None
 
 
-def test_failover_without_api_server(lab_api_factory, make_client, tmp_path):
+def test_failover_without_api_server(make_client, tmp_path):
     """API server stopped: a killed leader is still replaced, from the cached state."""
-    server = lab_api_factory()
-    api = make_client(server.kubeconfig)
+    if os.environ.get("METAL_LB_TEST_KUBECONFIG"):
+        pytest.skip("stops the API server: a cluster of the test's own only")
+    server = kube.KubeCluster(str(tmp_path / "kube"))
+    server.start()
+    api = make_client(server.admin_kubeconfig)
     core = k.CoreV1Api(api)
+    rbac = k.RbacAuthorizationV1Api(api)
     ns = core.create_namespace({"metadata": {"generateName": "mlb-spk-"}}).metadata.name
-    lab = Lab(api, ns, str(tmp_path), server.kubeconfig)
+    role, binding = shipped_role("speaker", ns)
+    rbac.create_namespaced_role(ns, role)
+    rbac.create_namespaced_role_binding(ns, binding)
+    lab = Lab(api, ns, str(tmp_path), server.admin_kubeconfig, server.token_kubeconfig("speaker"))
     try:
         nodes = [lab.node(x) for x in "ab"]
         lab.basic_config()
@@ -328,3 +340,4 @@ def test_failover_without_api_server(lab_api_factory, make_client, tmp_path):
     finally:
         for proc in lab.speakers.values():
             proc.stop(timeout=5)
+        server.stop()

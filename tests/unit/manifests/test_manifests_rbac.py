@@ -56,44 +56,30 @@ def _grants(scope: str, group: str, resources, verbs: str, names=(ANY,)) -> set:
     return {(scope, group, r, v, n) for r in resources for v in verbs.split() for n in names}
 
 
-READ = "get list watch"
+READ = "list watch"
 EXPECTED = {
     "controller": (
-        _grants(CLUSTER, "", ["services"], READ + " update patch")
-        | _grants(CLUSTER, "", ["services/status"], "update patch")
+        _grants(CLUSTER, "", ["services"], READ)
+        | _grants(CLUSTER, "", ["services/status"], "patch")
         | _grants(CLUSTER, "", ["namespaces", "nodes"], READ)
         | _grants(CLUSTER, "", ["events"], "create patch")
-        | _grants(CLUSTER, "events.k8s.io", ["events"], "create patch")
         | _grants(NAMESPACE, "metallb.io", CONFIG_KINDS, READ)
-        | _grants(NAMESPACE, "metallb.io", ["ipaddresspools/status"], "update patch")
-        | _grants(NAMESPACE, "metallb.io", ["configurationstates"], "create get list watch update patch")
-        | _grants(NAMESPACE, "metallb.io", ["configurationstates/status"], "get update patch")
+        | _grants(NAMESPACE, "metallb.io", ["ipaddresspools/status"], "patch")
+        | _grants(NAMESPACE, "metallb.io", ["configurationstates"], "create")
+        | _grants(NAMESPACE, "metallb.io", ["configurationstates/status"], "patch")
         | _grants(NAMESPACE, "", ["configmaps"], READ)
-        | _grants(NAMESPACE, "coordination.k8s.io", ["leases"], READ + " create update patch")
-        | _grants(NAMESPACE, "", ["secrets"], "create")
-        | _grants(NAMESPACE, "", ["secrets"], "get update", ["memberlist"])
+        | _grants(NAMESPACE, "coordination.k8s.io", ["leases"], "get create update")
     ),
     "speaker": (
         _grants(CLUSTER, "", ["services", "nodes", "namespaces"], READ)
         | _grants(CLUSTER, "discovery.k8s.io", ["endpointslices"], READ)
         | _grants(CLUSTER, "", ["events"], "create patch")
-        | _grants(CLUSTER, "events.k8s.io", ["events"], "create patch")
         | _grants(NAMESPACE, "metallb.io", CONFIG_KINDS, READ)
-        | _grants(
-            NAMESPACE,
-            "metallb.io",
-            ["servicel2statuses", "servicebgpstatuses"],
-            "create get list watch update patch delete",
-        )
-        | _grants(
-            NAMESPACE,
-            "metallb.io",
-            ["servicel2statuses/status", "servicebgpstatuses/status"],
-            "get update patch",
-        )
-        | _grants(NAMESPACE, "metallb.io", ["configurationstates"], "create get update patch")
-        | _grants(NAMESPACE, "metallb.io", ["configurationstates/status"], "get update patch")
-        | _grants(NAMESPACE, "", ["secrets", "configmaps", "pods"], READ)
+        | _grants(NAMESPACE, "metallb.io", ["servicel2statuses"], "create list watch delete")
+        | _grants(NAMESPACE, "metallb.io", ["servicel2statuses/status"], "patch")
+        | _grants(NAMESPACE, "metallb.io", ["configurationstates"], "create")
+        | _grants(NAMESPACE, "metallb.io", ["configurationstates/status"], "patch")
+        | _grants(NAMESPACE, "", ["configmaps"], READ)
     ),
 }
 

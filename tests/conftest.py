@@ -25,7 +25,7 @@ DEFAULT_TEST_TIMEOUT = 300
 
 MARKERS = (
     "lab: needs root and network namespaces (tests/lab)",
-    "integration: talks to a Kubernetes API (the lab emulator or METAL_LB_TEST_KUBECONFIG)",
+    "integration: talks to a Kubernetes API (the real kube-apiserver of make k8s, or METAL_LB_TEST_KUBECONFIG)",
     "slow: takes more than a few seconds",
 )
 

@@ -5,6 +5,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 out=${1:?usage: build.sh OUT_DIR}
 mkdir -p "$out"
+out=$(cd "$out" && pwd)
 pins=$(cat "$here/go.mod" "$here/go.sum" | sha256sum | cut -d' ' -f1)
 declare -A packages=(
     [kube-apiserver]=k8s.io/kubernetes/cmd/kube-apiserver

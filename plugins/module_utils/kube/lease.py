@@ -90,8 +90,10 @@ class LeaseElector:
         return self
 
     def stop(self, release: bool = True) -> None:
+        """Stop competing; safe before ``start`` (a daemon stopped during its start-up sync)."""
         self._stop.set()
-        self._thread.join(timeout=self.retry_period + 5)
+        if self._thread.is_alive():
+            self._thread.join(timeout=self.retry_period + 5)
         if release and self.is_leader.is_set():
             self._release()
         if self.is_leader.is_set():

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from ansible_collections.metal.lb.plugins.module_utils.kube.lease import lease_is_free
+from ansible_collections.metal.lb.plugins.module_utils.kube.lease import LeaseElector, lease_is_free
 
 NOW = datetime(2026, 12, 1, 2, 0, 10, 500000, tzinfo=timezone.utc).timestamp()
 
@@ -33,3 +33,12 @@ def test_the_holder_keeps_its_own_lease_and_an_empty_holder_is_free():
 
 def test_an_unreadable_renew_time_counts_as_never_renewed():
     assert lease_is_free(_spec("other", "yesterday"), "me", NOW)
+
+
+def test_stopping_an_elector_that_never_started_does_not_raise():
+    """A controller stopped during its start-up sync stops an elector whose thread never ran."""
+    stopped = []
+    elector = LeaseElector(None, "metallb-system", "metallb-controller", "me",
+                           on_started=lambda: None, on_stopped=lambda: stopped.append(True))
+    elector.stop()
+    assert not elector.is_leader.is_set() and stopped == []

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Build kube-apiserver, kubectl and etcd from the versions pinned in lab/k8s/go.mod and go.sum into
-# OUT_DIR (make k8s). Reused while the pins are unchanged: OUT_DIR/.pins holds the hash they were built from.
+# OUT_DIR (make k8s). Reused while the pins and this script are unchanged: OUT_DIR/.pins holds the hash of
+# both that they were built from.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 out=${1:?usage: build.sh OUT_DIR}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
-pins=$(cat "$here/go.mod" "$here/go.sum" | sha256sum | cut -d' ' -f1)
+pins=$(cat "$here/go.mod" "$here/go.sum" "$0" | sha256sum | cut -d' ' -f1)
 declare -A packages=(
     [kube-apiserver]=k8s.io/kubernetes/cmd/kube-apiserver
     [kubectl]=k8s.io/kubernetes/cmd/kubectl
@@ -24,7 +25,7 @@ echo "k8s: a first build downloads the modules and compiles for several minutes;
 start=$(date +%s)
 rm -f "$out/.pins"
 for name in kube-apiserver kubectl etcd; do
-    (cd "$here" && CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-mod=readonly \
+    (cd "$here" && CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS="-mod=readonly -buildvcs=false" \
         go build -ldflags=-s -o "$out/$name" "${packages[$name]}")
     echo "k8s: built $name ($(( $(date +%s) - start )) s so far)"
 done

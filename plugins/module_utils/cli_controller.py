@@ -74,6 +74,10 @@ def run(args: argparse.Namespace) -> int:
     from .daemons.controller import Controller
     from .daemons.metrics import ControllerMetrics
 
+    if args.webhook_mode == webhook_startup.ONLY and not args.webhook_port:
+        err("metal-lb controller: --webhook-mode onlywebhook needs a --webhook-port")
+        return 2
+
     try:
         api_client = build_api_client(kubeconfig=args.kubeconfig, context=args.context)
     except KubeConfigError as exc:
@@ -127,9 +131,6 @@ def _serve_only_webhooks(args: argparse.Namespace, webhooks, metrics, log: loggi
     """``--webhook-mode onlywebhook``: no informers, no lease, no IP assignment."""
     from .daemons.metrics import serve
 
-    if webhooks is None:
-        err("metal-lb controller: --webhook-mode onlywebhook needs a --webhook-port")
-        return 2
     try:
         serve(metrics.registry, args.metrics_port, args.metrics_address)
     except OSError as exc:

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 
 try:
     from cryptography import x509
+    from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -97,6 +98,14 @@ def _sans(cert) -> set[str]:
     return {str(v) for v in ext.get_values_for_type(x509.IPAddress)} | set(ext.get_values_for_type(x509.DNSName))
 
 
+def _signed_by(cert, ca) -> bool:
+    try:
+        ca.public_key().verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(cert.signature_hash_algorithm))
+    except (InvalidSignature, TypeError, AttributeError):  # another signature, or not an EC CA
+        return False
+    return True
+
+
 def renewal(data: Mapping[str, bytes], hosts: Iterable[str], now: datetime.datetime) -> tuple[str, dict | None]:
     """(why, bundle): ``bundle`` None means ``data`` serves as it is; otherwise the bundle to store and
     why. A CA near its end is replaced with everything; a serving certificate that is near its end,
@@ -119,14 +128,12 @@ def renewal(data: Mapping[str, bytes], hosts: Iterable[str], now: datetime.datet
         cert = x509.load_pem_x509_certificate(data["tls.crt"])
         key = serialization.load_pem_private_key(data["tls.key"], None)
         names = sorted(_sans(cert))
-        if cert.issuer != ca.subject or key.public_key() != cert.public_key():
+        if cert.issuer != ca.subject or key.public_key() != cert.public_key() or not _signed_by(cert, ca):
             reason = "the serving certificate is not from this CA"
-        else:
-            ca.public_key().verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(cert.signature_hash_algorithm))
-            if cert.not_valid_after_utc - RENEW_BEFORE <= now:
-                reason = "the serving certificate expires soon"
-            elif not set(hosts) <= set(names):
-                reason = "the serving certificate lacks %s" % ", ".join(sorted(set(hosts) - set(names)))
+        elif cert.not_valid_after_utc - RENEW_BEFORE <= now:
+            reason = "the serving certificate expires soon"
+        elif not set(hosts) <= set(names):
+            reason = "the serving certificate lacks %s" % ", ".join(sorted(set(hosts) - set(names)))
     except Exception:  # noqa: BLE001 - any unreadable or unverifiable certificate is replaced
         reason = reason or "the serving certificate is unreadable"
     if not reason:

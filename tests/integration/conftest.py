@@ -26,6 +26,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -182,6 +183,27 @@ def daemon_kubeconfig(kubeconfig, kube_client, tmp_path):
         return kube.token_kubeconfig_for(kubeconfig, daemon, kube.METALLB_NS, path)
 
     return make
+
+
+def without_webhooks(api_client, namespace: str, timeout: float = 15.0) -> None:
+    """Let ``namespace`` hold what the webhooks refuse, as if it was written while no controller answered
+    (the session's registrations skip namespaces labelled so; see lab/kube.py). Returns once the API
+    server applies the label: a self-overlapping pool passes a dry run."""
+    core = k8s_client.CoreV1Api(api_client)
+    core.patch_namespace(namespace, {"metadata": {"labels": {kube.WEBHOOKS_OFF_LABEL: "off"}}})
+    custom = k8s_client.CustomObjectsApi(api_client)
+    probe = {"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool", "metadata": {"name": "webhook-probe"},
+             "spec": {"addresses": ["198.51.100.0/31", "198.51.100.1/32"]}}
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            custom.create_namespaced_custom_object("metallb.io", "v1beta1", namespace, "ipaddresspools", probe,
+                                                   dry_run="All")
+            return
+        except k8s_client.exceptions.ApiException as exc:
+            if exc.status != 403 or time.monotonic() > deadline:
+                raise
+        time.sleep(0.05)
 
 
 def delete_namespace(core, name: str) -> None:

@@ -85,18 +85,20 @@ def run(args: argparse.Namespace) -> int:
         return 2
     webhooks = None
     if webhook_startup.wanted(args):
-        from .webhook.cert_rotator import CertificateError
         from .webhook.certificates import HAS_CRYPTOGRAPHY
 
         if not HAS_CRYPTOGRAPHY:
             err("metal-lb controller: the webhooks need the cryptography Python library (or --webhook-mode "
                 "disabled)")
             return 2
-        try:
-            webhooks = webhook_startup.start(api_client, args)
-        except (CertificateError, OSError) as exc:
-            err("metal-lb controller: webhooks on %s:%d: %s" % (args.webhook_bind, args.webhook_port, exc))
-            return 2
+        if args.webhook_mode == webhook_startup.ONLY:
+            try:
+                webhooks = webhook_startup.start(api_client, args)
+            except webhook_startup.WebhookStartError as exc:
+                err("metal-lb controller: %s" % exc)
+                return 2
+        else:
+            webhooks = webhook_startup.Background(api_client, args, log)
     if args.webhook_mode == webhook_startup.ONLY:
         return _serve_only_webhooks(args, webhooks, ControllerMetrics(), log)
     controller = Controller(api_client, namespace=args.namespace, lb_class=args.lb_class,

@@ -208,3 +208,51 @@ def test_onlywebhook_without_a_port_is_refused_in_one_line(tmp_path):
                          capture_output=True, text=True, timeout=60, check=False)
     assert out.returncode == 2
     assert out.stderr.strip() == "metal-lb controller: --webhook-mode onlywebhook needs a --webhook-port"
+
+
+def test_enabled_mode_assigns_ips_and_serves_the_webhooks_and_a_taken_port_does_not_stop_it(
+        kubeconfig, kube_client, namespace, daemon_kubeconfig, tmp_path):
+    """``--webhook-mode enabled`` (the default): one process does both; a webhook that cannot start is
+    retried while IPs are assigned. Its own Secret lives in the test namespace (its --namespace); it is
+    pointed at registrations that do not exist, so the session's CA stays in place."""
+    from kubernetes import client as k8s_client
+
+    core = k8s_client.CoreV1Api(kube_client)
+    assert apply(kubeconfig, namespace, pool("p", "198.51.100.200/31")).returncode == 0
+    credentials = daemon_kubeconfig("controller", namespace)
+    webhook = ["--webhook-mode", "enabled", "--webhook-bind", "127.0.0.1", "--webhook-configuration", "absent",
+               "--webhook-crd", "absent.metallb.io"]
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    base = ["controller", "--kubeconfig", credentials, "--namespace", namespace, "--metrics-port", "0"]
+    blocked = DaemonProcess(str(tmp_path), "blocked", [*base, *webhook, "--webhook-port",
+                                                       str(taken.getsockname()[1])])
+    try:
+        core.create_namespaced_service(namespace, {
+            "metadata": {"name": "web"}, "spec": {"type": "LoadBalancer", "selector": {"app": "web"},
+                                                  "ports": [{"port": 80, "protocol": "TCP"}]}})
+        wait_for(lambda: (core.read_namespaced_service("web", namespace).status.load_balancer.ingress or [None])[0],
+                 timeout=30, what="an IP from the controller whose webhook port is taken (log: %s)" % blocked.log())
+        wait_for(lambda: "retrying in 30 s; IP assignment goes on" in blocked.log(), timeout=30,
+                 what="the webhook start error in the log")
+    finally:
+        blocked.stop()
+        taken.close()
+    port = kube.free_port()
+    both = DaemonProcess(str(tmp_path), "both", [*base, *webhook, "--webhook-port", str(port)])
+    try:
+        ca = wait_for(lambda: _try_secret(core, namespace), timeout=30, what="the Secret in the test namespace")
+        wait_for(lambda: _try(served_certificate, port, ca), timeout=30, what="the webhook port (%s)" % both.log())
+    finally:
+        both.stop()
+
+
+def _try_secret(core, namespace: str) -> bytes | None:
+    from kubernetes.client.exceptions import ApiException
+
+    try:
+        secret = core.read_namespaced_secret(SECRET, namespace)
+    except ApiException:
+        return None
+    return base64.b64decode(secret.data["ca.crt"])

@@ -7,7 +7,9 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
+import threading
 
 ENABLED, DISABLED, ONLY = "enabled", "disabled", "onlywebhook"
 SERVICE = "metallb-webhook-service"
@@ -43,9 +45,49 @@ def wanted(args: argparse.Namespace) -> bool:
     return args.webhook_mode != DISABLED and args.webhook_port != 0
 
 
+class WebhookStartError(Exception):
+    """The webhooks could not start (one line for the operator)."""
+
+
 def start(api_client, args: argparse.Namespace):
     """Start serving (certificate, listen, CA into the registrations); returns the server to ``stop``.
-    Raises CertificateError or OSError with a message for the operator."""
+    Raises WebhookStartError."""
+    try:
+        return _start(api_client, args)
+    except Exception as exc:  # noqa: BLE001 - API, network, port and certificate errors alike: one line
+        raise WebhookStartError("webhooks on %s:%d: %s" % (args.webhook_bind, args.webhook_port,
+                                                           str(exc).splitlines()[0] if str(exc) else
+                                                           type(exc).__name__)) from exc
+
+
+class Background:
+    """Beside IP assignment (``--webhook-mode enabled``) a webhook that cannot start yet (API down, port
+    taken, RBAC not updated) is retried every ``interval`` seconds; assigning IPs never waits for it."""
+
+    def __init__(self, api_client, args: argparse.Namespace, log: logging.Logger, interval: float = 30.0) -> None:
+        self.server = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(api_client, args, log, interval),
+                                        name="webhook-start", daemon=True)
+        self._thread.start()
+
+    def _run(self, api_client, args, log: logging.Logger, interval: float) -> None:
+        while not self._stop.is_set():
+            try:
+                self.server = start(api_client, args)
+                return
+            except WebhookStartError as exc:
+                log.error("%s (retrying in %.0f s; IP assignment goes on)", exc, interval)
+            self._stop.wait(interval)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        if self.server is not None:
+            self.server.stop()
+
+
+def _start(api_client, args: argparse.Namespace):
     from .cert_rotator import CertRotator
     from .certificates import service_hosts
     from .server import WebhookServer

@@ -228,6 +228,8 @@ class KubeCluster:
         apply_manifests: bool = True,
         webhook_port: int | None = None,
     ) -> None:
+        """``webhook_port``: the registrations call a controller on 127.0.0.1 there (``local_webhooks``);
+        without one there are no validating webhooks (``no_webhooks``)."""
         self.own_workdir = workdir is None
         self.workdir = workdir or tempfile.mkdtemp(prefix="metal-lb-kube-")
         self.bind = bind
@@ -289,6 +291,8 @@ class KubeCluster:
             self.apply(str(MANIFESTS))
             if self.webhook_port:
                 local_webhooks(self.admin_kubeconfig, self.webhook_port)
+            else:
+                no_webhooks(self.admin_kubeconfig)
         self.start_seconds = time.monotonic() - began
         self.log(
             "kube-apiserver %s ready in %.1f s (etcd + API server), manifests applied, %.1f s in all"
@@ -480,6 +484,17 @@ def local_webhooks(kubeconfig: str, port: int, host: str = "127.0.0.1") -> None:
         kubectl(kubeconfig, "patch", "validatingwebhookconfiguration", name, "--type=json", "-p", json.dumps(patch))
     kubectl(kubeconfig, "patch", "crd", "bgppeers.metallb.io", "--type=json", "-p", json.dumps(
         [{"op": "replace", "path": "/spec/conversion/webhook/clientConfig", "value": {"url": base + "/convert"}}]))
+
+
+def no_webhooks(kubeconfig: str) -> None:
+    """A control plane without a webhook controller: no validation, and BGPPeer conversion pointed at a
+    closed loopback port (v1beta2, the storage version, needs none). Never leave the registrations on the
+    Service: with no cluster DNS the API server would resolve its name however the machine does."""
+    kubectl(kubeconfig, "delete", "validatingwebhookconfiguration", "metallb-webhook-configuration",
+            "--ignore-not-found")
+    kubectl(kubeconfig, "patch", "crd", "bgppeers.metallb.io", "--type=json", "-p", json.dumps(
+        [{"op": "replace", "path": "/spec/conversion/webhook/clientConfig",
+          "value": {"url": "https://127.0.0.1:9/convert"}}]))
 
 
 def wait_webhooks_ready(kubeconfig: str, timeout: float = 60.0, alive: Callable[[], bool] | None = None) -> None:

@@ -150,7 +150,8 @@ def review_response(review: dict, decision: Decision) -> dict:
     return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": response}
 
 
-def handle_review(path: str, review: dict, lister: Lister, **options) -> dict:
+def handle_review(path: str, review: dict, lister: Lister, *, namespace: str, any_namespace: bool = False,
+                  bgp_type: str = "native") -> dict:
     """Route one AdmissionReview posted to ``path`` (unknown paths and kinds are refused)."""
     request = review.get("request") if isinstance(review, dict) else None
     if not isinstance(request, dict):
@@ -160,4 +161,5 @@ def handle_review(path: str, review: dict, lister: Lister, **options) -> dict:
     if kind is None or kind != got:
         return review_response(review, Decision(False, "%s does not validate %s" % (path, got or "this"),
                                                 code=400))
-    return review_response(review, decide(request, lister, **options))
+    return review_response(review, decide(request, lister, namespace=namespace, any_namespace=any_namespace,
+                                          bgp_type=bgp_type))

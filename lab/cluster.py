@@ -34,6 +34,7 @@ from . import kube, netns, objects, topology
 
 ROOT = Path(__file__).resolve().parents[1]
 METAL_LB = ROOT / "bin" / "metal-lb"
+WEBHOOK_PORT = 9443  # the controller's default --webhook-port
 SPEAKER_STATUS = "/run/metal-lb/speaker-%s.json"  # cli_speaker.py's default --status-file
 
 try:
@@ -249,6 +250,11 @@ class LabCluster:
             [python(), str(METAL_LB), "controller", "--kubeconfig", self.controller_kubeconfig],
             "controller",
         )
+        controller = self.controller
+        try:
+            kube.wait_webhooks_ready(self.host_kubeconfig, alive=lambda: controller.poll() is None)
+        except kube.KubeError as exc:
+            raise netns.LabError("%s (controller log: %s)" % (exc, self.logs("controller")[-1500:])) from None
         if self.want_kube_proxy:
             for name in self.node_addrs:
                 self.kube_proxies[name] = self._spawn(
@@ -330,6 +336,8 @@ class LabCluster:
             spawn=spawn,
             stop_process=stop,
             log=self.log,
+            # the controller runs in this namespace and serves its webhooks on its default port
+            webhook_port=WEBHOOK_PORT,
         )
         try:
             self.kube.start()

@@ -226,7 +226,10 @@ class KubeCluster:
         stop_process: Callable[[subprocess.Popen], None] | None = None,
         log: Callable[[str], None] | None = None,
         apply_manifests: bool = True,
+        webhook_port: int | None = None,
     ) -> None:
+        """``webhook_port``: the registrations call a controller on 127.0.0.1 there (``local_webhooks``);
+        without one there are no validating webhooks (``no_webhooks``)."""
         self.own_workdir = workdir is None
         self.workdir = workdir or tempfile.mkdtemp(prefix="metal-lb-kube-")
         self.bind = bind
@@ -243,6 +246,7 @@ class KubeCluster:
         self.stop_process = stop_process
         self.log = log or (lambda msg: None)
         self.want_manifests = apply_manifests
+        self.webhook_port = webhook_port
         self.etcd: subprocess.Popen | None = None
         self.apiserver: subprocess.Popen | None = None
         self.pki: Pki | None = None
@@ -285,6 +289,10 @@ class KubeCluster:
         ready = time.monotonic() - began
         if self.want_manifests:
             self.apply(str(MANIFESTS))
+            if self.webhook_port:
+                local_webhooks(self.admin_kubeconfig, self.webhook_port)
+            else:
+                no_webhooks(self.admin_kubeconfig)
         self.start_seconds = time.monotonic() - began
         self.log(
             "kube-apiserver %s ready in %.1f s (etcd + API server), manifests applied, %.1f s in all"
@@ -450,6 +458,64 @@ def apply_manifests(kubeconfig: str, path: str = str(MANIFESTS)) -> None:
             "-l", "app.kubernetes.io/part-of=metal-lb")
 
 
+WEBHOOKS_OFF_LABEL = "metal-lb.test/webhooks"  # = "off": the lab's webhooks skip the namespace
+
+
+def local_webhooks(kubeconfig: str, port: int, host: str = "127.0.0.1") -> None:
+    """Lab and tests only: point the webhook registrations at ``https://host:port`` instead of the
+    metallb-webhook-service Service. The controller runs beside the API server (same network namespace),
+    and without kube-proxy or a cluster network a Service address leads nowhere; ``manifests/`` keeps the
+    Service for real clusters. Namespaces labelled ``WEBHOOKS_OFF_LABEL=off`` are not validated: tests of
+    what the daemons do with an invalid configuration (one that got in while no webhook answered) need
+    to write one."""
+    base = "https://%s:%d" % (url_host(host), port)
+    name = "metallb-webhook-configuration"
+    config = json.loads(kubectl(kubeconfig, "get", "validatingwebhookconfiguration", name, "-o", "json").stdout)
+    patch = []
+    for index, hook in enumerate(config.get("webhooks") or []):
+        path = ((hook.get("clientConfig") or {}).get("service") or {}).get("path") or ""
+        if not path:
+            continue
+        patch += [{"op": "test", "path": "/webhooks/%d/name" % index, "value": hook["name"]},
+                  {"op": "replace", "path": "/webhooks/%d/clientConfig" % index, "value": {"url": base + path}},
+                  {"op": "add", "path": "/webhooks/%d/namespaceSelector" % index, "value": {"matchExpressions": [
+                      {"key": WEBHOOKS_OFF_LABEL, "operator": "NotIn", "values": ["off"]}]}}]
+    if patch:
+        kubectl(kubeconfig, "patch", "validatingwebhookconfiguration", name, "--type=json", "-p", json.dumps(patch))
+    kubectl(kubeconfig, "patch", "crd", "bgppeers.metallb.io", "--type=json", "-p", json.dumps(
+        [{"op": "replace", "path": "/spec/conversion/webhook/clientConfig", "value": {"url": base + "/convert"}}]))
+
+
+def no_webhooks(kubeconfig: str) -> None:
+    """A control plane without a webhook controller: no validation, and BGPPeer conversion pointed at a
+    closed loopback port (v1beta2, the storage version, needs none). Never leave the registrations on the
+    Service: with no cluster DNS the API server would resolve its name however the machine does."""
+    kubectl(kubeconfig, "delete", "validatingwebhookconfiguration", "metallb-webhook-configuration",
+            "--ignore-not-found")
+    kubectl(kubeconfig, "patch", "crd", "bgppeers.metallb.io", "--type=json", "-p", json.dumps(
+        [{"op": "replace", "path": "/spec/conversion/webhook/clientConfig",
+          "value": {"url": "https://127.0.0.1:9/convert"}}]))
+
+
+def wait_webhooks_ready(kubeconfig: str, timeout: float = 60.0, alive: Callable[[], bool] | None = None) -> None:
+    """Until the controller has written its CA into both registrations: it does so once it listens."""
+    deadline = time.monotonic() + timeout
+    last = ""
+    while time.monotonic() < deadline:
+        if alive is not None and not alive():
+            raise KubeError("the controller serving the webhooks exited")
+        config = json.loads(kubectl(kubeconfig, "get", "validatingwebhookconfiguration",
+                                    "metallb-webhook-configuration", "-o", "json").stdout)
+        crd = json.loads(kubectl(kubeconfig, "get", "crd", "bgppeers.metallb.io", "-o", "json").stdout)
+        bundles = [(h.get("clientConfig") or {}).get("caBundle") for h in config.get("webhooks") or []]
+        bundles.append(crd["spec"]["conversion"]["webhook"]["clientConfig"].get("caBundle"))
+        if all(bundles) and len(set(bundles)) == 1:
+            return
+        last = "%d of %d CA bundles written" % (sum(1 for b in bundles if b), len(bundles))
+        time.sleep(0.2)
+    raise KubeError("the webhooks did not become ready within %.0f s (%s)" % (timeout, last))
+
+
 def request_token(kubeconfig: str, service_account: str, namespace: str = METALLB_NS,
                   seconds: int = TOKEN_SECONDS) -> str:
     """A bound token for the ServiceAccount, from the TokenRequest API (as kubelets get them)."""
@@ -485,8 +551,10 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m lab.kube", description=main.__doc__)
     parser.add_argument("--workdir", help="keep certificates, etcd data and logs here")
+    parser.add_argument("--webhook-port", type=int, default=None,
+                        help="point the webhook registrations at a controller on 127.0.0.1:PORT")
     args = parser.parse_args(argv)
-    cluster = KubeCluster(args.workdir, log=lambda msg: print(msg, flush=True))
+    cluster = KubeCluster(args.workdir, log=lambda msg: print(msg, flush=True), webhook_port=args.webhook_port)
     try:
         cluster.start()
         print("kubeconfig: %s" % cluster.admin_kubeconfig, flush=True)

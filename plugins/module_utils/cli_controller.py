@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from .console import err
+from .webhook import startup as webhook_startup
 
 NAME = "controller"
 HELP = "run the IP-assigning controller against a Kubernetes API"
@@ -57,6 +58,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--renew-deadline", type=float, default=10.0)
     parser.add_argument("--retry-period", type=float, default=2.0)
     parser.add_argument("--identity", default="", help="leader-election identity (default: host_pid)")
+    webhook_startup.add_arguments(parser)
     return parser
 
 
@@ -70,12 +72,35 @@ def run(args: argparse.Namespace) -> int:
         err("metal-lb controller: needs the kubernetes and prometheus-client Python libraries")
         return 2
     from .daemons.controller import Controller
+    from .daemons.metrics import ControllerMetrics
+
+    if args.webhook_mode == webhook_startup.ONLY and not args.webhook_port:
+        err("metal-lb controller: --webhook-mode onlywebhook needs a --webhook-port")
+        return 2
 
     try:
         api_client = build_api_client(kubeconfig=args.kubeconfig, context=args.context)
     except KubeConfigError as exc:
         err("metal-lb controller: %s" % exc)
         return 2
+    webhooks = None
+    if webhook_startup.wanted(args):
+        from .webhook.certificates import HAS_CRYPTOGRAPHY
+
+        if not HAS_CRYPTOGRAPHY:
+            err("metal-lb controller: the webhooks need the cryptography Python library (or --webhook-mode "
+                "disabled)")
+            return 2
+        if args.webhook_mode == webhook_startup.ONLY:
+            try:
+                webhooks = webhook_startup.start(api_client, args)
+            except webhook_startup.WebhookStartError as exc:
+                err("metal-lb controller: %s" % exc)
+                return 2
+        else:
+            webhooks = webhook_startup.Background(api_client, args, log)
+    if args.webhook_mode == webhook_startup.ONLY:
+        return _serve_only_webhooks(args, webhooks, ControllerMetrics(), log)
     controller = Controller(api_client, namespace=args.namespace, lb_class=args.lb_class,
                             identity=args.identity, lease_name=args.lease_name,
                             lease_duration=args.lease_duration, renew_deadline=args.renew_deadline,
@@ -99,4 +124,25 @@ def run(args: argparse.Namespace) -> int:
     log.info("stopping: releasing the lease")
     controller.stop()
     worker.join(timeout=5)
+    if webhooks is not None:
+        webhooks.stop()
+    return 0
+
+
+def _serve_only_webhooks(args: argparse.Namespace, webhooks, metrics, log: logging.Logger) -> int:
+    """``--webhook-mode onlywebhook``: no informers, no lease, no IP assignment."""
+    from .daemons.metrics import serve
+
+    try:
+        serve(metrics.registry, args.metrics_port, args.metrics_address)
+    except OSError as exc:
+        err("metal-lb controller: metrics port %d: %s" % (args.metrics_port, exc))
+        return 2
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    log.info("serving webhooks only on port %d (namespace %s)", webhooks.port, args.namespace)
+    while not stop.wait(0.5):
+        pass
+    webhooks.stop()
     return 0

@@ -27,7 +27,7 @@ kubernetes = pytest.importorskip("kubernetes")
 from kubernetes import client as k  # noqa: E402
 from kubernetes.client.exceptions import ApiException  # noqa: E402
 
-from conftest import delete_namespace, kube, shipped_role  # noqa: E402
+from conftest import delete_namespace, grant_shipped_role, kube, shipped_role, without_webhooks  # noqa: E402
 from controller_process import wait_for  # noqa: E402
 from speaker_process import METAL_LB, SpeakerProcess, free_port  # noqa: E402
 from test_modules import Runner  # noqa: E402
@@ -183,6 +183,8 @@ def lab(kubeconfig, daemon_kubeconfig, make_client, tmp_path):
     api = make_client(kubeconfig)
     core = k.CoreV1Api(api)
     ns = core.create_namespace({"metadata": {"generateName": "mlb-spk-", "labels": {"metal-lb-test": "true"}}})
+    # the session's webhooks judge this namespace's objects with the controller's own rights
+    grant_shipped_role(k.RbacAuthorizationV1Api(api), "controller", ns.metadata.name)
     the_lab = Lab(api, ns.metadata.name, str(tmp_path), kubeconfig,
                   daemon_kubeconfig("speaker", ns.metadata.name))
     try:
@@ -267,7 +269,9 @@ def test_election_status_events_metrics_and_failover(lab):
         lab.move_endpoints("local", [nodes[2]])
         lab.wait_status("local", nodes[2])
 
-        # an invalid configuration (overlapping pool) keeps the last valid one
+        # an invalid configuration (overlapping pool, as if written while no webhook answered) keeps the last
+        # valid one
+        without_webhooks(lab.core.api_client, lab.ns)
         lab.config("ipaddresspools", "overlap", {"addresses": ["198.51.100.0/30"]}, "IPAddressPool")
         wait_for(lambda: (lab.custom.get_namespaced_custom_object(
             GROUP, VERSION, lab.ns, "configurationstates", "speaker-%s" % winner).get("status") or {}).get(

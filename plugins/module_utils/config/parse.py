@@ -33,6 +33,9 @@ class ParseResult:
     config: Config | None
     errors: list[ConfigError] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # Names that refer to no object (an advertisement's pool that does not exist, yet). Not an error, as
+    # in MetalLB: objects may be created in any order, and such an advertisement simply selects nothing.
+    unresolved: list[ConfigError] = field(default_factory=list)
 
 
 def _name(obj: dict) -> str:
@@ -126,6 +129,20 @@ def _bfd_echo_on_ipv6(pools: dict[str, Pool], bgp_ads: tuple, peers: tuple, bfd:
                                           "%s which references peer %s which has bfd echo enabled, which is not "
                                           "possible" % (pool_name, ad.name, peer)))
     return errors
+
+
+def _unresolved_pools(kinds: dict[str, list[dict]], pools: Mapping[str, Pool]) -> list[ConfigError]:
+    found = []
+    for kind in ("L2Advertisement", "BGPAdvertisement"):
+        for obj in kinds[kind]:
+            spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+            names = spec.get("ipAddressPools")
+            for index, name in enumerate(names if isinstance(names, list) else []):
+                if isinstance(name, str) and name not in pools:
+                    found.append(ConfigError(kind, _name(obj), "spec.ipAddressPools[%d]" % index,
+                                             'no IPAddressPool "%s": the advertisement does not apply to it until '
+                                             'it exists' % name))
+    return found
 
 
 def parse_config(objects: Iterable[Mapping], *, namespace: str = "metallb-system", bgp_type: str = "native",
@@ -231,13 +248,14 @@ def parse_config(objects: Iterable[Mapping], *, namespace: str = "metallb-system
             for pool_name in ad.pools:
                 per_pool.setdefault(pool_name, []).append(ad)
 
+    unresolved = _unresolved_pools(kinds, pools)
     errors.extend(_bfd_echo_on_ipv6(pools, tuple(bgp_ads), tuple(peers), bfd))
     if bgp_type == "native":
         errors.extend(native_errors(tuple(peers), bfd, pools, tuple(bgp_ads), explicit_keepalive))
     elif bgp_type in ("frr", "frr-k8s"):
         errors.extend(frr_errors(tuple(peers), nodes))
     if errors:
-        return ParseResult(None, errors, warnings)
+        return ParseResult(None, errors, warnings, unresolved)
     by_namespace: dict[str, list[str]] = {}
     by_selector = []
     for name in sorted(pools):
@@ -252,4 +270,4 @@ def parse_config(objects: Iterable[Mapping], *, namespace: str = "metallb-system
                     peers=tuple(peers), bfd_profiles=bfd, communities=communities,
                     by_namespace={k: tuple(v) for k, v in sorted(by_namespace.items())},
                     by_service_selector=tuple(by_selector))
-    return ParseResult(config, [], warnings)
+    return ParseResult(config, [], warnings, unresolved)

@@ -672,8 +672,11 @@ def test_crd_names_scope_and_versions(kind):
     assert sum(v["storage"] for v in spec["versions"]) == 1
     assert all(v["served"] is True for v in spec["versions"])
     if len(versions) > 1:
-        # BGPPeer: identical JSON in both versions; the lab API converts (see the file's comment).
-        assert spec["conversion"] == {"strategy": "None"}
+        # BGPPeer: the controller's conversion webhook, as MetalLB's (see the file's comment).
+        assert spec["conversion"] == {"strategy": "Webhook", "webhook": {
+            "conversionReviewVersions": ["v1"],
+            "clientConfig": {"service": {"name": "metallb-webhook-service", "namespace": "metallb-system",
+                                         "port": 443, "path": "/convert"}}}}
         deprecated = [v["name"] for v in spec["versions"] if v.get("deprecated")]
         assert deprecated == ["v1beta1"]
 

@@ -41,6 +41,8 @@ BUILTIN = {
     "events.k8s.io": {"events"},
     "discovery.k8s.io": {"endpointslices"},
     "coordination.k8s.io": {"leases"},
+    "admissionregistration.k8s.io": {"validatingwebhookconfigurations"},
+    "apiextensions.k8s.io": {"customresourcedefinitions"},
 }
 CONFIG_KINDS = (
     "ipaddresspools",
@@ -69,6 +71,12 @@ EXPECTED = {
         | _grants(NAMESPACE, "metallb.io", ["configurationstates/status"], "patch")
         | _grants(NAMESPACE, "", ["configmaps"], READ)
         | _grants(NAMESPACE, "coordination.k8s.io", ["leases"], "get create update")
+        | _grants(CLUSTER, "admissionregistration.k8s.io", ["validatingwebhookconfigurations"], "get patch",
+                  ["metallb-webhook-configuration"])
+        | _grants(CLUSTER, "apiextensions.k8s.io", ["customresourcedefinitions"], "get patch",
+                  ["bgppeers.metallb.io"])
+        | _grants(NAMESPACE, "", ["secrets"], "get update", ["metallb-webhook-cert"])
+        | _grants(NAMESPACE, "", ["secrets"], "create")
     ),
     "speaker": (
         _grants(CLUSTER, "", ["services", "nodes", "namespaces"], READ)

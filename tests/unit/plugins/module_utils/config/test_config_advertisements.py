@@ -228,3 +228,17 @@ def test_bad_community_literal_is_a_permanent_error():
     (error,) = parsed(bgp("ad", ipAddressPools=["a"], communities=["64496:99999"])).errors
     assert not isinstance(error, TransientError)
     assert error.message.endswith('invalid community "64496:99999" in BGP advertisement')
+
+
+def test_an_advertisement_naming_a_missing_pool_is_valid_and_its_reference_reported_unresolved():
+    """MetalLB ignores pool names that do not exist (objects may come in any order); the parser says which."""
+    result = parsed(cr("L2Advertisement", "l2", {"ipAddressPools": ["a", "gone"]}),
+                    cr("BGPAdvertisement", "bgp", {"ipAddressPools": ["nope"]}))
+    assert result.errors == []
+    assert result.config.l2_advertisements[0].pools == ("a",)
+    assert result.config.bgp_advertisements[0].pools == ()
+    assert [(e.kind, e.name, e.field) for e in result.unresolved] == [
+        ("L2Advertisement", "l2", "spec.ipAddressPools[1]"), ("BGPAdvertisement", "bgp", "spec.ipAddressPools[0]")]
+    assert result.unresolved[0].message == ('no IPAddressPool "gone": the advertisement does not apply to it until '
+                                            'it exists')
+    assert parsed(cr("L2Advertisement", "l2", {"ipAddressPools": ["a", "b"]})).unresolved == []

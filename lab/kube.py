@@ -338,6 +338,10 @@ class KubeCluster:
             "--authorization-mode=Node,RBAC",
             # No kubelet or controller-manager: nothing else maintains the "kubernetes" Endpoints.
             "--endpoint-reconciler-type=none",
+            # Webhooks and conversion registered by Service name resolve to that Service's endpoints,
+            # never to its cluster IP: nothing routes cluster IPs here, so a dial of one could only
+            # leave through the host's default route.
+            "--enable-aggregator-routing=true",
             "--allow-privileged=false",
             "--profiling=false",
             "--v=1",

@@ -6,13 +6,10 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from .errors import ConfigError
 
-_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
-_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
 class Fields:
@@ -65,21 +62,3 @@ def _type_name(types) -> str:
         return " or ".join(names.get(t, t.__name__) for t in types)
     return names.get(types, types.__name__)
 
-
-def parse_duration(text: Any) -> float:
-    """Go's time.ParseDuration (metav1.Duration), in seconds; raises ValueError."""
-    if isinstance(text, (int, float)) and not isinstance(text, bool):
-        raise ValueError("time: missing unit in duration %s" % text)
-    if not isinstance(text, str) or not text:
-        raise ValueError('time: invalid duration "%s"' % text)
-    body = text[1:] if text[0] in "+-" else text
-    if body == "0":
-        return 0.0
-    pos, total = 0, 0.0
-    while pos < len(body):
-        match = _DURATION.match(body, pos)
-        if not match:
-            raise ValueError('time: invalid duration "%s"' % text)
-        total += float(match.group(1)) * _UNITS[match.group(2)]
-        pos = match.end()
-    return -total if text[0] == "-" else total

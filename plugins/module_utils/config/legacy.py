@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .fields import parse_duration
+from .durations import whole_seconds
 
 _VALID = re.compile(r"^[a-z][-a-z0-9]{0,61}[a-z0-9]{1}$")
 
@@ -53,7 +53,7 @@ def _meta(name: str, namespace: str) -> dict:
 
 def _whole_seconds(text: str, what: str) -> int:
     try:
-        return int(parse_duration(text))
+        return whole_seconds(text)
     except ValueError as exc:
         raise LegacyConfigError('invalid %s "%s": %s' % (what, text, exc)) from exc
 

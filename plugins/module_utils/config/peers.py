@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from ..addresses import parse_ip
 from ..selectors import parse_selectors
 from .errors import TransientError
-from .fields import Fields, parse_duration
+from .durations import parse_duration
+from .fields import Fields
 from .model import BFDProfile, Peer
 
 

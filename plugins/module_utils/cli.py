@@ -17,7 +17,7 @@ import sys
 
 from .console import err, out
 from . import cli_controller, cli_speaker, cli_status
-from .manifests import ManifestError, load_objects
+from .manifests import ManifestError, decode_text, load_objects
 
 
 class CliError(Exception):
@@ -28,18 +28,20 @@ def read_files(paths: list[str]) -> list[dict]:
     objects: list[dict] = []
     for path in paths:
         if path == "-":
-            objects.extend(load_objects(sys.stdin.read(), "<stdin>"))
+            stdin = getattr(sys.stdin, "buffer", None)
+            objects.extend(load_objects(decode_text(stdin.read(), "<stdin>") if stdin is not None
+                                        else sys.stdin.read(), "<stdin>"))
             continue
         if os.path.isdir(path):
             names = sorted(n for n in os.listdir(path) if n.endswith((".yaml", ".yml", ".json")))
             objects.extend(read_files([os.path.join(path, n) for n in names]))
             continue
         try:
-            with open(path, encoding="utf-8") as handle:
-                text = handle.read()
+            with open(path, "rb") as handle:
+                data = handle.read()
         except OSError as exc:
             raise CliError("%s: %s" % (path, exc.strerror or exc)) from exc
-        objects.extend(load_objects(text, path))
+        objects.extend(load_objects(decode_text(data, path), path))
     return objects
 
 
@@ -107,6 +109,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         for error in result.errors:
             out(str(error))
         return 1
+    if not result.config_objects:
+        return 0  # the warning above says there was nothing to validate
     config = result.config
     counts = (len(config.pools), len(config.l2_advertisements), len(config.bgp_advertisements), len(config.peers))
     out("configuration valid: %d pools, %d L2 advertisements, %d BGP advertisements, %d BGP peers" % counts)

@@ -153,6 +153,11 @@ def _overlapping_pieces(later: Segment, earlier: Segment) -> tuple[str, str]:
     return later.entry, earlier.entry
 
 
+def _as_written(seg: Segment) -> str:
+    """An IPv4-mapped IPv6 entry is checked as the IPv4 addresses it names: say what was written."""
+    return ' (written "%s")' % seg.entry if seg.family == 4 and ":" in seg.entry else ""
+
+
 def _overlaps(pools: list[Pool]) -> list[ConfigError]:
     """No overlap anywhere, including inside one pool (sorted sweep, O(n log n))."""
     items = sorted(((seg.family, seg.first, seg.last, (order, index), pool, seg)
@@ -165,8 +170,9 @@ def _overlaps(pools: list[Pool]) -> list[ConfigError]:
             earlier, later = (widest, item) if widest[3] < item[3] else (item, widest)
             mine, theirs = _overlapping_pieces(later[5], earlier[5])
             errors.append(ConfigError("IPAddressPool", later[4].name, "spec.addresses[%d]" % later[3][1],
-                                      'CIDR "%s" in pool "%s" overlaps with already defined CIDR "%s"'
-                                      % (mine, later[4].name, theirs)))
+                                      'CIDR "%s"%s in pool "%s" overlaps with already defined CIDR "%s"%s'
+                                      % (mine, _as_written(later[5]), later[4].name, theirs,
+                                         _as_written(earlier[5]))))
         if widest is None or widest[0] != item[0] or item[2] > widest[2]:
             widest = item
     return errors

@@ -117,20 +117,66 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cm_name(obj: dict) -> str:
+    meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    name, namespace = meta.get("name"), meta.get("namespace")
+    name = name if isinstance(name, str) else ""
+    return "%s/%s" % (namespace, name) if isinstance(namespace, str) and namespace else name
+
+
+def legacy_source(objects: list[dict], namespace: str) -> tuple[dict, str]:
+    """The ConfigMap to convert and a note saying which, from anything ``kubectl get cm`` prints.
+
+    MetalLB reads the ConfigMap named ``config``; a namespace dump also holds others
+    (``kube-root-ca.crt``). Without one named so, a single ConfigMap with a ``config`` key is
+    taken (charts named theirs differently). A file of the bare configuration text is read as such.
+    """
+    maps = [o for o in objects if o.get("kind") == "ConfigMap"]
+    if not maps:
+        if len(objects) == 1 and "kind" not in objects[0]:
+            return objects[0], ""
+        raise CliError('no ConfigMap in the input (%d objects read): MetalLB\'s legacy configuration is the '
+                       'ConfigMap "config" (kubectl get configmap config -n NAMESPACE -o yaml)' % len(objects))
+
+    def name_of(obj: dict) -> str:
+        return _cm_name(obj).rpartition("/")[2]
+
+    def has_config(obj: dict) -> bool:
+        return isinstance(obj.get("data"), dict) and "config" in obj["data"]
+
+    chosen = [o for o in maps if name_of(o) == "config"]
+    how = 'converting ConfigMap "%s"'
+    if not chosen:
+        chosen = [o for o in maps if has_config(o)]
+        how = 'no ConfigMap named "config": converting ConfigMap "%s", the one with a data.config key'
+    if len(chosen) > 1:
+        here = [o for o in chosen if (o.get("metadata") or {}).get("namespace") in (namespace, None)]
+        if len(here) != 1:
+            raise CliError("several candidate ConfigMaps (%s): pass only one, or --namespace"
+                           % ", ".join(_cm_name(o) for o in chosen))
+        chosen = here
+    if not chosen:
+        raise CliError('no ConfigMap named "config" in the input (ConfigMaps read: %s)'
+                       % ", ".join(_cm_name(o) or "?" for o in maps))
+    others = [_cm_name(o) for o in maps if o is not chosen[0]]
+    note = how % _cm_name(chosen[0]) + ("; ignored: %s" % ", ".join(others) if others else "")
+    return chosen[0], note if others or how != 'converting ConfigMap "%s"' else ""
+
+
 def cmd_convert(args: argparse.Namespace) -> int:
     from .config.legacy import LegacyConfigError, convert_configmap
 
     import yaml
 
-    objects = read_files(args.files)
-    maps = [o for o in objects if o.get("kind") == "ConfigMap"] or objects
-    converted = []
-    for obj in maps:
-        try:
-            converted.extend(convert_configmap(obj, namespace=args.namespace))
-        except LegacyConfigError as exc:
-            err("metal-lb convert: %s" % exc)
-            return 1
+    source, note = legacy_source(read_files(args.files), args.namespace)
+    if note:
+        err("note: %s" % note)
+    try:
+        converted = convert_configmap(source, namespace=args.namespace)
+    except LegacyConfigError as exc:
+        name = _cm_name(source) if source.get("kind") == "ConfigMap" else ""
+        err("metal-lb convert: %s%s" % ('ConfigMap "%s": ' % name if name else "", exc))
+        return 1
     out(yaml.safe_dump_all(converted, sort_keys=False, default_flow_style=False), end="")
     return 0
 

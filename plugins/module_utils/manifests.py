@@ -210,6 +210,18 @@ def _too_deep(value, limit: int = MAX_DEPTH) -> bool:
     return False
 
 
+def load_documents(text: str, source: str = "<input>") -> list:
+    """Every YAML document of ``text``, within the bounds; raises ManifestError (one line)."""
+    if not HAS_YAML:
+        raise ManifestError("%s: PyYAML is required to read YAML" % source)
+    try:
+        return list(yaml.load_all(text, Loader=KubeLoader))
+    except yaml.YAMLError as exc:
+        raise ManifestError("%s: invalid YAML: %s" % (source, _yaml_message(exc))) from None
+    except (ValueError, RecursionError) as exc:  # e.g. an integer of more digits than Python converts
+        raise ManifestError("%s: invalid YAML: %s" % (source, " ".join(str(exc).split()))) from None
+
+
 def load_objects(text: str, source: str = "<input>") -> list[dict]:
     """Multi-document YAML or JSON; ``kind: List``/``*List`` items are flattened."""
     if isinstance(text, bytes):
@@ -228,14 +240,7 @@ def load_objects(text: str, source: str = "<input>") -> list[dict]:
                 raise ManifestError("%s: invalid JSON: nesting deeper than %d levels" % (source, MAX_DEPTH))
             docs = parsed if isinstance(parsed, list) else [parsed]
     if not docs:
-        if not HAS_YAML:
-            raise ManifestError("%s: PyYAML is required to read YAML" % source)
-        try:
-            docs = list(yaml.load_all(text, Loader=KubeLoader))
-        except yaml.YAMLError as exc:
-            raise ManifestError("%s: invalid YAML: %s" % (source, _yaml_message(exc))) from None
-        except (ValueError, RecursionError) as exc:  # e.g. an integer of more digits than Python converts
-            raise ManifestError("%s: invalid YAML: %s" % (source, " ".join(str(exc).split()))) from None
+        docs = load_documents(text, source)
     out: list[dict] = []
     for index, doc in enumerate(docs):
         _flatten(doc, source, index, out)

@@ -224,8 +224,8 @@ def _parse_config(objects: Iterable[Mapping], namespace: str, bgp_type: str, ser
         else:
             try:
                 converted = convert_configmap(legacy[0], namespace)
-            except (LegacyConfigError, ValueError) as exc:
-                return ParseResult(None, [ConfigError("ConfigMap", "config", "data.config", str(exc))], warnings, 1)
+            except LegacyConfigError as exc:
+                return ParseResult(None, [ConfigError("ConfigMap", "config", exc.field, exc.message)], warnings, 1)
             warnings.append('configuration read from the legacy ConfigMap "config" (metal-lb convert turns it '
                             'into metallb.io objects)')
             kinds.update(_collect(converted, namespace, [], errors))

@@ -126,7 +126,7 @@ def test_invalid_hold_time_in_configmap_is_a_config_error():
     cm = configmap("peers:\n- {my-asn: 1, peer-asn: 2, peer-address: 203.0.113.1, hold-time: 1s}\n")
     result = parse_config([cm])
     assert [str(e) for e in result.errors] == [
-        'ConfigMap "config": data.config: invalid hold time "1s": must be 0 or >=3s']
+        'ConfigMap "config": data.config.peers[0].hold-time: invalid hold time "1s": must be 0 or >=3s']
     with pytest.raises(LegacyConfigError):
         convert_configmap(cm)
 

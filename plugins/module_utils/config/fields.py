@@ -9,6 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import ConfigError
+from .object_meta import meta_problem, object_name
+
+INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
 
 
 
@@ -18,7 +21,10 @@ class Fields:
     def __init__(self, kind: str, obj: dict) -> None:
         self.kind = kind
         meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
-        self.name = str(meta.get("name") or "")
+        self.name = object_name(obj)
+        problem = meta_problem(obj, name_required=False)
+        if problem:
+            raise ConfigError(kind, self.name, *problem)
         self.labels = meta.get("labels") if isinstance(meta.get("labels"), dict) else {}
         spec = obj.get("spec", {})
         if spec is None:
@@ -38,6 +44,8 @@ class Fields:
             raise self.error("spec.%s" % name, "must be an integer")
         if not isinstance(value, types):
             raise self.error("spec.%s" % name, "must be %s" % _type_name(types))
+        if types is int and not INT64_MIN <= value <= INT64_MAX:
+            raise self.error("spec.%s" % name, "must be a 64-bit integer (%d digits given)" % len(str(abs(value))))
         return value
 
     def strings(self, name: str) -> list[str]:

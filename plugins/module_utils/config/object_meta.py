@@ -16,7 +16,8 @@ from typing import Any
 
 from .durations import go_quote
 
-_TYPE_NAMES = {str: "a string", bool: "a boolean", int: "an integer", float: "a number", list: "a list", dict: "an object"}
+_TYPE_NAMES = {str: "a string", bool: "a boolean", int: "an integer", float: "a number", list: "a list",
+               dict: "an object"}
 
 
 def type_name(value: Any) -> str:

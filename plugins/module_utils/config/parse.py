@@ -96,7 +96,7 @@ def _collect(objects: Iterable, namespace: str, warnings: list[str],
             continue
         if kind in CONFIG_KINDS and not api.startswith("metallb.io/"):
             continue
-        problem = meta_problem(obj, name_required=kind in CONFIG_KINDS and kind not in _OWN_DUPLICATE_CHECK)
+        problem = meta_problem(obj, name_required=kind not in _OWN_DUPLICATE_CHECK)
         if problem:
             errors.append(ConfigError(kind, _name(obj), problem[0], problem[1]))
             continue

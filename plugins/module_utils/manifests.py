@@ -66,8 +66,7 @@ if HAS_YAML:
 
         def compose_node(self, parent, index):
             event = self.get_event()
-            cls = type(event)
-            if cls is AliasEvent:
+            if isinstance(event, AliasEvent):
                 node = self.anchors.get(event.anchor)
                 if node is None:
                     raise ComposerError(None, None, "found undefined alias %s" % event.anchor, event.start_mark)
@@ -85,7 +84,7 @@ if HAS_YAML:
                 raise ComposerError("found duplicate anchor %s; first occurrence" % anchor,
                                     self.anchors[anchor].start_mark, "second occurrence", event.start_mark)
             self._decodes += 1
-            if cls is ScalarEvent:
+            if isinstance(event, ScalarEvent):
                 tag = event.tag
                 if tag is None or tag == "!":
                     tag = self.resolve(ScalarNode, event.value, event.implicit)
@@ -99,14 +98,14 @@ if HAS_YAML:
                 raise ComposerError(None, None, "nesting deeper than %d levels" % MAX_DEPTH, event.start_mark)
             before = self._decodes - 1
             tag = event.tag
-            if cls is SequenceStartEvent:
+            if isinstance(event, SequenceStartEvent):
                 if tag is None or tag == "!":
                     tag = self.resolve(SequenceNode, None, event.implicit)
                 node = SequenceNode(tag, [], event.start_mark, None, flow_style=event.flow_style)
                 if anchor is not None:
                     self.anchors[anchor] = node
                 items = node.value
-                while type(self.peek_event()) is not SequenceEndEvent:
+                while not isinstance(self.peek_event(), SequenceEndEvent):
                     items.append(self.compose_node(node, None))
             else:
                 if tag is None or tag == "!":
@@ -116,9 +115,9 @@ if HAS_YAML:
                     self.anchors[anchor] = node
                 pairs = node.value
                 keys = set()
-                while type(self.peek_event()) is not MappingEndEvent:
+                while not isinstance(self.peek_event(), MappingEndEvent):
                     key = self.compose_node(node, None)
-                    if type(key) is ScalarNode and key.tag != _MERGE:
+                    if isinstance(key, ScalarNode) and key.tag != _MERGE:
                         if key.value in keys:
                             raise ComposerError("while composing a mapping", node.start_mark,
                                                 'found duplicate key "%s"' % key.value, key.start_mark)
@@ -139,7 +138,7 @@ if HAS_YAML:
 
         def __init__(self, stream) -> None:
             _Base.__init__(self, stream)
-            Composer.__init__(self)
+            self.anchors = {}  # Composer's state: _Base initialises its own parts only
 
     KubeLoader.yaml_implicit_resolvers = {
         first: [(tag, rx) for tag, rx in resolvers if tag not in (_INT, _FLOAT)]

@@ -23,8 +23,8 @@ _TYPE_NAMES = {str: "a string", bool: "a boolean", int: "an integer", float: "a 
 def type_name(value: Any) -> str:
     if value is None:
         return "null"
-    for kind, name in _TYPE_NAMES.items():
-        if type(value) is kind:  # noqa: E721 - bool is an int subclass
+    for kind, name in _TYPE_NAMES.items():  # bool before int: a bool is an int too
+        if isinstance(value, kind):
             return name
     return "a " + type(value).__name__
 

@@ -14,7 +14,6 @@ from .object_meta import meta_problem, object_name
 INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
 
 
-
 class Fields:
     """Reads ``spec`` of one object; every error names kind, object and field path."""
 
@@ -69,4 +68,3 @@ def _type_name(types) -> str:
     if isinstance(types, tuple):
         return " or ".join(names.get(t, t.__name__) for t in types)
     return names.get(types, types.__name__)
-

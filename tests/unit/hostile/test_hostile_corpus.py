@@ -65,7 +65,7 @@ def input_path(directory: Path, case: dict, tmp_path: Path) -> Path | None:
         text = (generate.get("prefix", "") + generate["repeat"] * generate["times"]
                 + generate.get("close", "") * generate["times"] + generate.get("suffix", ""))
         path = tmp_path / generate.get("name", "generated.yaml")
-        path.write_bytes(text.encode("utf-8"))
+        path.write_bytes(text.encode(generate.get("encoding", "utf-8")))
         return path
     if case.get("input"):
         return directory / case["input"]

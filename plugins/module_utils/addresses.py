@@ -70,6 +70,20 @@ def is_buggy(family: int, value: int) -> bool:
     return family == IPV4 and (value & 0xFF) in (0, 255)
 
 
+# IPv4-mapped IPv6 (::ffff:0:0/96): the same hosts as IPv4. An entry inside it is folded into its
+# IPv4 form, so the overlap check and the allocator see one address, never two names for it (MetalLB
+# keeps such a pool IPv6 and two Services can get one address); an entry reaching into it from
+# ordinary IPv6 space is refused.
+MAPPED_FIRST = 0xFFFF << 32
+MAPPED_LAST = MAPPED_FIRST | 0xFFFFFFFF
+_MAPPED_PARTLY = ("reaches into the IPv4-mapped IPv6 range ::ffff:0:0/96, whose addresses are IPv4 "
+                  "addresses: write them as IPv4")
+
+
+def _mapped(value: int) -> bool:
+    return MAPPED_FIRST <= value <= MAPPED_LAST
+
+
 @lru_cache(maxsize=4096)
 def parse_entry(entry: str) -> Segment:
     """One ``spec.addresses`` entry → Segment, with MetalLB's acceptance rules and messages."""
@@ -93,6 +107,12 @@ def parse_entry(entry: str) -> Segment:
         if int(start) > int(end):
             raise ValueError('invalid IP range "%s": start IP "%s" is after the end IP "%s"'
                              % (entry, start_text, end_text))
+        if start.version == 6 and (_mapped(int(start)) or _mapped(int(end))):
+            if not (_mapped(int(start)) and _mapped(int(end))):
+                raise ValueError('invalid IP range "%s": %s' % (entry, _MAPPED_PARTLY))
+            start, end = netaddr.IPAddress(int(start) & 0xFFFFFFFF), netaddr.IPAddress(int(end) & 0xFFFFFFFF)
+        elif start.version == 6 and int(start) < MAPPED_FIRST and int(end) > MAPPED_LAST:
+            raise ValueError('invalid IP range "%s": %s' % (entry, _MAPPED_PARTLY))
         cidrs = netaddr.iprange_to_cidrs(start, end)
         family = IPV4 if start.version == 4 else IPV6
         return Segment(family=family, first=int(start), last=int(end), entry=entry,
@@ -112,6 +132,12 @@ def parse_entry(entry: str) -> Segment:
         raise ValueError('invalid CIDR "%s"' % entry)
     network = netaddr.IPNetwork("%s/%d" % (ip, length))
     first, last = int(network.first), int(network.last)
+    if ip.version == 6 and first <= MAPPED_LAST and last >= MAPPED_FIRST:
+        if length < 96:
+            raise ValueError('invalid CIDR "%s": %s' % (entry, _MAPPED_PARTLY))
+        network = netaddr.IPNetwork("%s/%d" % (netaddr.IPAddress(first & 0xFFFFFFFF), length - 96))
+        return Segment(family=IPV4, first=int(network.first), last=int(network.last), entry=entry,
+                       cidrs=(str(network.cidr),), widest_prefix=length - 96)
     family = IPV4 if ip.version == 4 else IPV6
     return Segment(family=family, first=first, last=last, entry=entry, cidrs=(str(network.cidr),),
                    widest_prefix=length)

@@ -17,7 +17,7 @@ import sys
 
 from .console import err, out
 from . import cli_controller, cli_speaker, cli_status
-from .manifests import ManifestError, load_objects
+from .manifests import ManifestError, decode_text, load_objects
 
 
 class CliError(Exception):
@@ -28,18 +28,20 @@ def read_files(paths: list[str]) -> list[dict]:
     objects: list[dict] = []
     for path in paths:
         if path == "-":
-            objects.extend(load_objects(sys.stdin.read(), "<stdin>"))
+            stdin = getattr(sys.stdin, "buffer", None)
+            objects.extend(load_objects(decode_text(stdin.read(), "<stdin>") if stdin is not None
+                                        else sys.stdin.read(), "<stdin>"))
             continue
         if os.path.isdir(path):
             names = sorted(n for n in os.listdir(path) if n.endswith((".yaml", ".yml", ".json")))
             objects.extend(read_files([os.path.join(path, n) for n in names]))
             continue
         try:
-            with open(path, encoding="utf-8") as handle:
-                text = handle.read()
+            with open(path, "rb") as handle:
+                data = handle.read()
         except OSError as exc:
             raise CliError("%s: %s" % (path, exc.strerror or exc)) from exc
-        objects.extend(load_objects(text, path))
+        objects.extend(load_objects(decode_text(data, path), path))
     return objects
 
 
@@ -107,10 +109,58 @@ def cmd_validate(args: argparse.Namespace) -> int:
         for error in result.errors:
             out(str(error))
         return 1
+    if not result.config_objects:
+        return 0  # the warning above says there was nothing to validate
     config = result.config
     counts = (len(config.pools), len(config.l2_advertisements), len(config.bgp_advertisements), len(config.peers))
     out("configuration valid: %d pools, %d L2 advertisements, %d BGP advertisements, %d BGP peers" % counts)
     return 0
+
+
+def _cm_name(obj: dict) -> str:
+    meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    name, namespace = meta.get("name"), meta.get("namespace")
+    name = name if isinstance(name, str) else ""
+    return "%s/%s" % (namespace, name) if isinstance(namespace, str) and namespace else name
+
+
+def legacy_source(objects: list[dict], namespace: str) -> tuple[dict, str]:
+    """The ConfigMap to convert and a note saying which, from anything ``kubectl get cm`` prints.
+
+    MetalLB reads the ConfigMap named ``config``; a namespace dump also holds others
+    (``kube-root-ca.crt``). Without one named so, a single ConfigMap with a ``config`` key is
+    taken (charts named theirs differently). A file of the bare configuration text is read as such.
+    """
+    maps = [o for o in objects if o.get("kind") == "ConfigMap"]
+    if not maps:
+        if len(objects) == 1 and "kind" not in objects[0]:
+            return objects[0], ""
+        raise CliError('no ConfigMap in the input (%d objects read): MetalLB\'s legacy configuration is the '
+                       'ConfigMap "config" (kubectl get configmap config -n NAMESPACE -o yaml)' % len(objects))
+
+    def name_of(obj: dict) -> str:
+        return _cm_name(obj).rpartition("/")[2]
+
+    def has_config(obj: dict) -> bool:
+        return isinstance(obj.get("data"), dict) and "config" in obj["data"]
+
+    chosen = [o for o in maps if name_of(o) == "config"]
+    how = 'converting ConfigMap "%s"'
+    if not chosen:
+        chosen = [o for o in maps if has_config(o)]
+        how = 'no ConfigMap named "config": converting ConfigMap "%s", the one with a data.config key'
+    if len(chosen) > 1:
+        here = [o for o in chosen if (o.get("metadata") or {}).get("namespace") in (namespace, None)]
+        if len(here) != 1:
+            raise CliError("several candidate ConfigMaps (%s): pass only one, or --namespace"
+                           % ", ".join(_cm_name(o) for o in chosen))
+        chosen = here
+    if not chosen:
+        raise CliError('no ConfigMap named "config" in the input (ConfigMaps read: %s)'
+                       % ", ".join(_cm_name(o) or "?" for o in maps))
+    others = [_cm_name(o) for o in maps if o is not chosen[0]]
+    note = how % _cm_name(chosen[0]) + ("; ignored: %s" % ", ".join(others) if others else "")
+    return chosen[0], note if others or how != 'converting ConfigMap "%s"' else ""
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
@@ -118,15 +168,15 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
     import yaml
 
-    objects = read_files(args.files)
-    maps = [o for o in objects if o.get("kind") == "ConfigMap"] or objects
-    converted = []
-    for obj in maps:
-        try:
-            converted.extend(convert_configmap(obj, namespace=args.namespace))
-        except LegacyConfigError as exc:
-            err("metal-lb convert: %s" % exc)
-            return 1
+    source, note = legacy_source(read_files(args.files), args.namespace)
+    if note:
+        err("note: %s" % note)
+    try:
+        converted = convert_configmap(source, namespace=args.namespace)
+    except LegacyConfigError as exc:
+        name = _cm_name(source) if source.get("kind") == "ConfigMap" else ""
+        err("metal-lb convert: %s%s" % ('ConfigMap "%s": ' % name if name else "", exc))
+        return 1
     out(yaml.safe_dump_all(converted, sort_keys=False, default_flow_style=False), end="")
     return 0
 

@@ -15,6 +15,7 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 
+from .config.object_meta import meta_problem, object_name
 from .config.parse import CONFIG_KINDS
 from .service import ServiceFacts
 
@@ -85,8 +86,9 @@ def flat_resources(pools: Sequence[dict] | None, l2_advertisements: Sequence[dic
 
 
 def _where(obj: dict, index: int) -> str:
-    meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
-    return "%s %s" % (obj.get("kind") or "resources[%d]" % index, meta.get("name") or "resources[%d]" % index)
+    kind = obj.get("kind")
+    return "%s %s" % (kind if isinstance(kind, str) and kind else "resources[%d]" % index,
+                      object_name(obj) or "resources[%d]" % index)
 
 
 def normalize(resources: Iterable[dict], namespace: str) -> list[dict]:
@@ -115,6 +117,10 @@ def normalize(resources: Iterable[dict], namespace: str) -> list[dict]:
         meta = obj.get("metadata")
         if not isinstance(meta, dict) or not meta.get("name"):
             problems.append("%s: metadata.name: required" % where)
+            continue
+        problem = meta_problem(obj)  # Kubernetes' types: names, labels, annotations are strings
+        if problem:
+            problems.append("%s: %s: %s" % (where, problem[0], problem[1]))
             continue
         if meta.get("namespace") not in (None, "", namespace):
             problems.append("%s: metadata.namespace: is %r, but this task manages namespace %r"

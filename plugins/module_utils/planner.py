@@ -21,6 +21,7 @@ from collections.abc import Iterable, Sequence
 
 from .addresses import pool_capacity
 from .allocator.allocator import Allocator
+from .config.object_meta import meta_problem, object_name
 from .config.parse import parse_config
 from .converge import ASSIGNED, iter_reprocess_all, no_cyclic_gc
 from .layer2.election import Balancer, elect_all
@@ -49,7 +50,7 @@ def _plan(objects: Iterable[dict], lb_class: str, namespace: str, service_cidrs:
     entries: dict = {}
     balancers = []
     twice = False  # a key seen twice: its last result counts (as in reprocess_all's dict)
-    for result in iter_reprocess_all(alloc, config, [obj for obj in objects if obj.get("kind") == "Service"],
+    for result in iter_reprocess_all(alloc, config, services_read(objects, out["errors"], out["warnings"]),
                                      lb_class=lb_class):
         # Each result becomes its output entry at once and is dropped: the results are never all alive.
         key = result.key
@@ -83,6 +84,30 @@ def _plan(objects: Iterable[dict], lb_class: str, namespace: str, service_cidrs:
     del entries
     out["announcements"] = announcements(config, objects, balancers, members)
     return out
+
+
+def services_read(objects: list[dict], errors: list[str], warnings: list[str]) -> list[dict]:
+    """The Services to plan. One whose metadata Kubernetes would refuse (a label that is not a string,
+    no name) is left out with an error naming it and the field; the others are planned as without it.
+    A Service listed twice is planned once, as its last copy, and said so."""
+    services = []
+    seen: set[tuple[str, str]] = set()
+    for obj in objects:
+        if obj.get("kind") != "Service":
+            continue
+        problem = meta_problem(obj)
+        meta = obj.get("metadata")
+        namespace = meta.get("namespace") if isinstance(meta, dict) else None
+        key = "%s/%s" % (namespace if isinstance(namespace, str) else "", object_name(obj))
+        if problem:
+            errors.append('Service "%s": %s: %s' % (key, problem[0], problem[1]))
+            continue
+        identity = (namespace or "", object_name(obj))
+        if identity in seen:
+            warnings.append('Service "%s" is listed more than once: the last one is planned' % key)
+        seen.add(identity)
+        services.append(obj)
+    return services
 
 
 def announcements(config, objects: list[dict], balancers: list[Balancer], members: Sequence[str] | None) -> dict:

@@ -10,13 +10,84 @@ hot paths (pool compatibility, L2 election) is a few tuple walks.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .config.durations import go_quote
 from .config.model import LabelSelector
+from .config.object_meta import type_name
 
 OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
 EVERYTHING = LabelSelector()
+
+# Kubernetes' label syntax (apimachinery validation.IsQualifiedName / IsValidLabelValue), with its
+# messages: MetalLB's LabelSelectorAsSelector refuses what these refuse, where a selector with a bad
+# key would otherwise silently match nothing.
+_NAME_FMT = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
+_NAME = re.compile(_NAME_FMT)
+_VALUE_FMT = "(%s)?" % _NAME_FMT
+_DNS1123_FMT = "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
+_DNS1123 = re.compile(_DNS1123_FMT)
+_NAME_MSG = ("must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "
+             "alphanumeric character")
+
+
+def _regex_error(message: str, fmt: str, *examples: str) -> str:
+    return "%s (e.g. %sregex used for validation is '%s')" % (
+        message, " or ".join("'%s', " % e for e in examples), fmt)
+
+
+def label_key_errors(key: str) -> list[str]:
+    """validation.IsQualifiedName."""
+    errors = []
+    parts = key.split("/")
+    if len(parts) > 2:
+        return ["a qualified name " + _regex_error(_NAME_MSG, _NAME_FMT, "MyName", "my.name", "123-abc")
+                + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"]
+    name = parts[-1]
+    if len(parts) == 2:
+        prefix = parts[0]
+        if not prefix:
+            errors.append("prefix part must be non-empty")
+        else:
+            if len(prefix) > 253:
+                errors.append("prefix part must be no more than 253 characters")
+            if not _DNS1123.fullmatch(prefix):
+                errors.append("prefix part " + _regex_error(
+                    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or "
+                    "'.', and must start and end with an alphanumeric character", _DNS1123_FMT, "example.com"))
+    if not name:
+        errors.append("name part must be non-empty")
+    elif len(name) > 63:
+        errors.append("name part must be no more than 63 characters")
+    if not _NAME.fullmatch(name):
+        errors.append("name part " + _regex_error(_NAME_MSG, _NAME_FMT, "MyName", "my.name", "123-abc"))
+    return errors
+
+
+def label_value_errors(value: str) -> list[str]:
+    """validation.IsValidLabelValue."""
+    errors = []
+    if len(value) > 63:
+        errors.append("must be no more than 63 characters")
+    if value and not _NAME.fullmatch(value):
+        errors.append(_regex_error("a valid label must be an empty string or consist of alphanumeric characters, "
+                                   "'-', '_' or '.', and must start and end with an alphanumeric character",
+                                   _VALUE_FMT, "MyValue", "my_value", "12345"))
+    return errors
+
+
+def _check_key(key: str, where: str) -> None:
+    errors = label_key_errors(key)
+    if errors:
+        raise ValueError("%s: Invalid value: %s: %s" % (where, go_quote(key), "; ".join(errors)))
+
+
+def _check_value(value: str, where: str) -> None:
+    errors = label_value_errors(value)
+    if errors:
+        raise ValueError("%s: Invalid value: %s: %s" % (where, go_quote(value), "; ".join(errors)))
 
 
 def parse_selector(obj: Any, where: str) -> LabelSelector:
@@ -32,8 +103,13 @@ def parse_selector(obj: Any, where: str) -> LabelSelector:
     if not isinstance(labels, Mapping):
         raise ValueError("%s.matchLabels: must be a map of strings" % where)
     for key, value in labels.items():
-        if not isinstance(key, str) or not isinstance(value, str):
-            raise ValueError("%s.matchLabels: keys and values must be strings (%r: %r)" % (where, key, value))
+        if not isinstance(key, str):
+            raise ValueError("%s.matchLabels: keys must be strings, got %s" % (where, type_name(key)))
+        if not isinstance(value, str):
+            raise ValueError("%s.matchLabels[%s]: must be a string, got %s (quote it in YAML)"
+                             % (where, go_quote(key), type_name(value)))
+        _check_key(key, "%s.matchLabels" % where)
+        _check_value(value, "%s.matchLabels[%s]" % (where, go_quote(key)))
     expressions = obj.get("matchExpressions") or []
     if not isinstance(expressions, list):
         raise ValueError("%s.matchExpressions: must be a list" % where)
@@ -55,6 +131,9 @@ def parse_selector(obj: Any, where: str) -> LabelSelector:
             raise ValueError("%s.values: must be specified when operator is %s" % (path, operator))
         if operator in ("Exists", "DoesNotExist") and values:
             raise ValueError("%s.values: may not be specified when operator is %s" % (path, operator))
+        _check_key(key, path + ".key")
+        for number, value in enumerate(values):
+            _check_value(value, "%s.values[%d]" % (path, number))
         if len(set(values)) != len(values):
             twice = next(v for i, v in enumerate(values) if v in values[:i])
             raise ValueError('%s.values: duplicate definition of match expression value in label selector "%s"'

@@ -232,10 +232,10 @@ def read_objects(paths: list[str]) -> tuple[list[dict], list[str]]:
             continue
         for file_path in manifest_paths(path):
             try:
-                with open(file_path, encoding="utf-8") as handle:
-                    text = handle.read()
-                objects.extend(manifests.load_objects(text, source=file_path))
-            except (OSError, UnicodeDecodeError) as exc:
+                with open(file_path, "rb") as handle:
+                    data = handle.read()
+                objects.extend(manifests.load_objects(manifests.decode_text(data, file_path), source=file_path))
+            except OSError as exc:
                 errors.append("%s: %s" % (file_path, getattr(exc, "strerror", None) or exc))
             except manifests.ManifestError as exc:  # its message names the file and document
                 errors.append(str(exc))

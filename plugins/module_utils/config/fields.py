@@ -6,13 +6,12 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from .errors import ConfigError
+from .object_meta import meta_problem, object_name
 
-_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
-_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
 
 
 class Fields:
@@ -21,7 +20,10 @@ class Fields:
     def __init__(self, kind: str, obj: dict) -> None:
         self.kind = kind
         meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
-        self.name = str(meta.get("name") or "")
+        self.name = object_name(obj)
+        problem = meta_problem(obj, name_required=False)
+        if problem:
+            raise ConfigError(kind, self.name, *problem)
         self.labels = meta.get("labels") if isinstance(meta.get("labels"), dict) else {}
         spec = obj.get("spec", {})
         if spec is None:
@@ -41,6 +43,8 @@ class Fields:
             raise self.error("spec.%s" % name, "must be an integer")
         if not isinstance(value, types):
             raise self.error("spec.%s" % name, "must be %s" % _type_name(types))
+        if types is int and not INT64_MIN <= value <= INT64_MAX:
+            raise self.error("spec.%s" % name, "must be a 64-bit integer (%d digits given)" % len(str(abs(value))))
         return value
 
     def strings(self, name: str) -> list[str]:
@@ -64,22 +68,3 @@ def _type_name(types) -> str:
     if isinstance(types, tuple):
         return " or ".join(names.get(t, t.__name__) for t in types)
     return names.get(types, types.__name__)
-
-
-def parse_duration(text: Any) -> float:
-    """Go's time.ParseDuration (metav1.Duration), in seconds; raises ValueError."""
-    if isinstance(text, (int, float)) and not isinstance(text, bool):
-        raise ValueError("time: missing unit in duration %s" % text)
-    if not isinstance(text, str) or not text:
-        raise ValueError('time: invalid duration "%s"' % text)
-    body = text[1:] if text[0] in "+-" else text
-    if body == "0":
-        return 0.0
-    pos, total = 0, 0.0
-    while pos < len(body):
-        match = _DURATION.match(body, pos)
-        if not match:
-            raise ValueError('time: invalid duration "%s"' % text)
-        total += float(match.group(1)) * _UNITS[match.group(2)]
-        pos = match.end()
-    return -total if text[0] == "-" else total

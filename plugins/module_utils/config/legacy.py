@@ -14,13 +14,93 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .fields import parse_duration
+from .durations import go_quote, whole_seconds
+from .object_meta import type_name as _type_name
 
 _VALID = re.compile(r"^[a-z][-a-z0-9]{0,61}[a-z0-9]{1}$")
 
 
 class LegacyConfigError(ValueError):
-    """The ConfigMap cannot be converted; the message names the field."""
+    """The ConfigMap cannot be converted; ``field`` is the path inside the ConfigMap."""
+
+    def __init__(self, message: str, field: str = "data.config") -> None:
+        super().__init__("%s: %s" % (field, message) if field else message)
+        self.field = field
+        self.message = message
+
+
+# MetalLB's configFile (configmaptocrs/types.go), read as it reads it (yaml.UnmarshalStrict):
+# an unknown key is an error, and a value of another type is refused, never coerced. Leaves are
+# "string" (go-yaml also reads a YAML integer into a string field), "bool", "uint16", "uint32",
+# "int32"; ("list", item) and ("map", "string") are containers; a dict is an object's fields.
+_SELECTOR = {"match-labels": ("map", "string"),
+             "match-expressions": ("list", {"key": "string", "operator": "string", "values": ("list", "string")})}
+_PEER = {"my-asn": "uint32", "peer-asn": "uint32", "peer-address": "string", "source-address": "string",
+         "peer-port": "uint16", "hold-time": "string", "keepalive-time": "string", "router-id": "string",
+         "node-selectors": ("list", _SELECTOR), "password": "string", "bfd-profile": "string",
+         "ebgp-multihop": "bool"}
+_ADVERTISEMENT = {"aggregation-length": "int32", "aggregation-length-v6": "int32", "localpref": "uint32",
+                  "communities": ("list", "string")}
+_POOL = {"protocol": "string", "name": "string", "addresses": ("list", "string"), "avoid-buggy-ips": "bool",
+         "auto-assign": "bool", "bgp-advertisements": ("list", _ADVERTISEMENT)}
+_BFD = {"name": "string", "receive-interval": "uint32", "transmit-interval": "uint32",
+        "detect-multiplier": "uint32", "echo-interval": "uint32", "echo-mode": "bool", "passive-mode": "bool",
+        "minimum-ttl": "uint32"}
+SCHEMA = {"peers": ("list", _PEER), "bgp-communities": ("map", "string"), "address-pools": ("list", _POOL),
+          "bfd-profiles": ("list", _BFD)}
+_RANGES = {"uint16": (0, 65535), "uint32": (0, 4294967295), "int32": (-2147483648, 2147483647)}
+_PROTOCOLS = ("bgp", "layer2")
+
+
+def _checked(value: Any, schema: Any, path: str) -> Any:
+    """``value`` as MetalLB's types read it (YAML integers in string fields become their text)."""
+    if value is None:
+        return None
+    if isinstance(schema, dict):
+        if not isinstance(value, dict):
+            raise LegacyConfigError("must be a mapping, got %s" % _type_name(value), path)
+        out = {}
+        for key, item in value.items():
+            if key not in schema:
+                raise LegacyConfigError("unknown field %s (MetalLB reads: %s)" % (
+                    _quoted(key), ", ".join(schema)), "%s.%s" % (path, key) if isinstance(key, str) else path)
+            out[key] = _checked(item, schema[key], "%s.%s" % (path, key))
+        return out
+    if isinstance(schema, tuple):
+        container, item_schema = schema
+        if container == "list":
+            if not isinstance(value, list):
+                raise LegacyConfigError("must be a list, got %s" % _type_name(value), path)
+            return [_checked(item, item_schema, "%s[%d]" % (path, i)) for i, item in enumerate(value)]
+        if not isinstance(value, dict):
+            raise LegacyConfigError("must be a mapping, got %s" % _type_name(value), path)
+        out = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise LegacyConfigError("keys must be strings, got %s" % _type_name(key), path)
+            out[key] = _checked(item, item_schema, "%s.%s" % (path, key))
+        return out
+    if schema == "string":
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        if not isinstance(value, str):
+            raise LegacyConfigError("must be a string, got %s" % _type_name(value), path)
+        return value
+    if schema == "bool":
+        if not isinstance(value, bool):
+            raise LegacyConfigError("must be true or false, got %s%s" % (
+                _type_name(value), " %s (unquote it)" % _quoted(value) if isinstance(value, str) else ""), path)
+        return value
+    low, high = _RANGES[schema]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise LegacyConfigError("must be an integer, got %s" % _type_name(value), path)
+    if not low <= value <= high:
+        raise LegacyConfigError("must be between %d and %d (%s)" % (low, high, schema), path)
+    return value
+
+
+def _quoted(value: Any) -> str:
+    return go_quote(value if isinstance(value, str) else _type_name(value))
 
 
 def go_duration(seconds: int) -> str:
@@ -51,18 +131,19 @@ def _meta(name: str, namespace: str) -> dict:
     return {"name": name, "namespace": namespace}
 
 
-def _whole_seconds(text: str, what: str) -> int:
+def _whole_seconds(text: str, what: str, path: str) -> int:
     try:
-        return int(parse_duration(text))
+        return whole_seconds(text)
     except ValueError as exc:
-        raise LegacyConfigError('invalid %s "%s": %s' % (what, text, exc)) from exc
+        raise LegacyConfigError("invalid %s %s: %s" % (what, _quoted(text), exc), path) from exc
 
 
 def _peer(raw: dict, index: int, namespace: str) -> dict:
+    path = "data.config.peers[%d]" % (index - 1)
     hold_text = raw.get("hold-time") or ""
-    hold = 90 if hold_text == "" else _whole_seconds(hold_text, "hold time")
+    hold = 90 if hold_text == "" else _whole_seconds(hold_text, "hold time", path + ".hold-time")
     if hold != 0 and hold < 3:
-        raise LegacyConfigError('invalid hold time "%s": must be 0 or >=3s' % hold_text)
+        raise LegacyConfigError('invalid hold time %s: must be 0 or >=3s' % _quoted(hold_text), path + ".hold-time")
     spec: dict = {"myASN": raw.get("my-asn", 0), "peerASN": raw.get("peer-asn", 0),
                   "peerAddress": raw.get("peer-address", "")}
     for key, field in (("source-address", "sourceAddress"), ("peer-port", "peerPort"),
@@ -71,7 +152,8 @@ def _peer(raw: dict, index: int, namespace: str) -> dict:
             spec[field] = raw[key]
     spec["holdTime"] = go_duration(hold)
     if raw.get("keepalive-time"):
-        spec["keepaliveTime"] = go_duration(_whole_seconds(raw["keepalive-time"], "keepalive time"))
+        spec["keepaliveTime"] = go_duration(_whole_seconds(raw["keepalive-time"], "keepalive time",
+                                                           path + ".keepalive-time"))
     if raw.get("bfd-profile"):
         spec["bfdProfile"] = k8s_name(raw["bfd-profile"], "BFDProfile")
     selectors = []
@@ -98,8 +180,8 @@ def convert_configmap(source: Any, namespace: str = "metallb-system") -> list[di
         return _convert(source, namespace)
     except LegacyConfigError:
         raise
-    except (ValueError, TypeError, AttributeError, KeyError) as exc:
-        raise LegacyConfigError("data.config: invalid legacy configuration: %s" % exc) from exc
+    except Exception as exc:  # noqa: BLE001 - input no check foresaw: still one message, never a traceback
+        raise LegacyConfigError("invalid legacy configuration: %s: %s" % (type(exc).__name__, exc)) from exc
 
 
 def _convert(source: Any, namespace: str) -> list[dict]:
@@ -108,10 +190,14 @@ def _convert(source: Any, namespace: str) -> list[dict]:
     out: list[dict] = []
     for index, raw in enumerate(config.get("peers") or [], 1):
         out.append(_peer(raw, index, namespace))
-    for raw in pools:
+    for index, raw in enumerate(pools):
+        if raw.get("protocol") not in _PROTOCOLS:
+            raise LegacyConfigError("unknown protocol %s (MetalLB reads bgp or layer2)"
+                                    % _quoted(raw.get("protocol") or ""), "data.config.address-pools[%d].protocol"
+                                    % index)
         spec: dict = {"addresses": list(raw.get("addresses") or [])}
         if raw.get("auto-assign") is not None:
-            spec["autoAssign"] = bool(raw["auto-assign"])
+            spec["autoAssign"] = raw["auto-assign"]
         if raw.get("avoid-buggy-ips"):
             spec["avoidBuggyIPs"] = True
         out.append({"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool",
@@ -164,20 +250,20 @@ def _convert(source: Any, namespace: str) -> list[dict]:
 
 def _config_dict(source: Any) -> dict:
     if isinstance(source, dict) and source.get("kind") == "ConfigMap":
-        source = (source.get("data") or {}).get("config")
+        data = source.get("data")
+        source = data.get("config") if isinstance(data, dict) else None
         if source is None:
-            raise LegacyConfigError('ConfigMap has no "config" key in data')
+            raise LegacyConfigError('ConfigMap has no "config" key in data', "data")
     if isinstance(source, str):
-        from ..manifests import load_objects
+        from ..manifests import ManifestError, load_documents
 
-        docs = load_objects(source, "ConfigMap data.config") if source.strip() else [{}]
+        try:
+            docs = [d for d in load_documents(source, "data.config") if d is not None]
+        except ManifestError as exc:
+            raise LegacyConfigError(str(exc).partition(": ")[2] or str(exc)) from None
+        if len(docs) > 1:
+            raise LegacyConfigError("holds %d YAML documents; MetalLB reads exactly one" % len(docs))
         source = docs[0] if docs else {}
     if not isinstance(source, dict):
-        raise LegacyConfigError("data.config: must be a YAML mapping")
-    for key in ("peers", "address-pools", "bfd-profiles"):
-        value = source.get(key)
-        if value is not None and (not isinstance(value, list) or not all(isinstance(v, dict) for v in value)):
-            raise LegacyConfigError("data.config.%s: must be a list of mappings" % key)
-    if source.get("bgp-communities") is not None and not isinstance(source["bgp-communities"], dict):
-        raise LegacyConfigError("data.config.bgp-communities: must be a mapping")
-    return source
+        raise LegacyConfigError("must be a YAML mapping, got %s" % _type_name(source))
+    return _checked(source, SCHEMA, "data.config")

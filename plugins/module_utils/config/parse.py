@@ -13,19 +13,29 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from .advertisements import bgp_from_cr, check_aggregation, compatible_local_pref, l2_from_cr
 from .communities import communities_from_crs
+from .durations import go_quote
 from .errors import ConfigError, TransientError
 from .legacy import LegacyConfigError, convert_configmap
 from ..addresses import parse_entry
 from .model import Config, Pool, Segment
 from .modes import frr_errors, native_errors
 from .network_checks import pool_clashes
+from .object_meta import meta_problem, object_name, type_name
 from .peers import bfd_from_cr, peer_from_cr
 from .pools import pool_from_cr
 
 CONFIG_KINDS = ("IPAddressPool", "L2Advertisement", "BGPAdvertisement", "BGPPeer", "Community", "BFDProfile")
+# The versions MetalLB serves; its status kinds are known too, but are not configuration.
+VERSIONS = {"IPAddressPool": ("v1beta1",), "L2Advertisement": ("v1beta1",), "BGPAdvertisement": ("v1beta1",),
+            "BGPPeer": ("v1beta1", "v1beta2"), "Community": ("v1beta1",), "BFDProfile": ("v1beta1",),
+            "ServiceL2Status": ("v1beta1",), "ServiceBGPStatus": ("v1beta1",), "ConfigurationState": ("v1beta1",)}
+OTHER_KINDS = ("Namespace", "Node", "Secret", "ConfigMap")
+# Kinds whose parser reports a duplicate name in MetalLB's own words.
+_OWN_DUPLICATE_CHECK = ("IPAddressPool", "BFDProfile")
 
 
 @dataclass
@@ -36,29 +46,62 @@ class ParseResult:
     # Names that refer to no object (an advertisement's pool that does not exist, yet). Not an error, as
     # in MetalLB: objects may be created in any order, and such an advertisement simply selects nothing.
     unresolved: list[ConfigError] = field(default_factory=list)
+    config_objects: int = 0  # metallb.io configuration objects read (0: nothing to validate)
 
 
 def _name(obj: dict) -> str:
-    meta = obj.get("metadata")
-    return str(meta.get("name") or "") if isinstance(meta, dict) else ""
+    return object_name(obj)
 
 
 def _labels(obj: dict) -> dict:
     meta = obj.get("metadata")
     labels = meta.get("labels") if isinstance(meta, dict) else None
-    return {str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {}
+    return dict(labels) if isinstance(labels, dict) else {}
 
 
-def _collect(objects: Iterable, namespace: str, warnings: list[str]) -> dict[str, list[dict]]:
-    kinds: dict[str, list[dict]] = {k: [] for k in CONFIG_KINDS + ("Namespace", "Node", "Secret", "ConfigMap")}
+def _group_warning(obj: dict, kind: Any, api: str) -> str | None:
+    """A warning for objects of MetalLB's groups that are not read: the user meant something."""
+    group, _unused, version = api.partition("/")
+    if group == "metallb.universe.tf":
+        return ('%s "%s": apiVersion "%s" is the API group of MetalLB before v0.13, which nothing reads any '
+                'more: ignored (use metallb.io; metal-lb convert turns the legacy ConfigMap into it)'
+                % (_text(kind), _name(obj), api))
+    if group != "metallb.io":
+        return None
+    if kind not in VERSIONS:
+        return 'kind %s "%s": not a metallb.io kind: ignored' % (go_quote(_text(kind)), _name(obj))
+    if version not in VERSIONS[kind]:
+        return ('%s "%s": apiVersion "%s" is not served (%s): ignored'
+                % (kind, _name(obj), api, ", ".join("metallb.io/" + v for v in VERSIONS[kind])))
+    return None
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else type_name(value)
+
+
+def _collect(objects: Iterable, namespace: str, warnings: list[str],
+             errors: list[ConfigError] | None = None) -> dict[str, list[dict]]:
+    kinds: dict[str, list[dict]] = {k: [] for k in CONFIG_KINDS + OTHER_KINDS}
+    seen: dict[tuple[str, str, str], int] = {}
+    errors = [] if errors is None else errors
     for obj in objects:
         if not isinstance(obj, dict):
             continue
         kind = obj.get("kind")
+        api = obj.get("apiVersion")
+        api = api if isinstance(api, str) else ""
+        warning = _group_warning(obj, kind, api)
+        if warning:
+            warnings.append(warning)
+            continue
         if kind not in kinds:
             continue
-        api = str(obj.get("apiVersion") or "")
         if kind in CONFIG_KINDS and not api.startswith("metallb.io/"):
+            continue
+        problem = meta_problem(obj, name_required=kind not in _OWN_DUPLICATE_CHECK)
+        if problem:
+            errors.append(ConfigError(kind, _name(obj), problem[0], problem[1]))
             continue
         meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
         obj_ns = meta.get("namespace")
@@ -67,6 +110,19 @@ def _collect(objects: Iterable, namespace: str, warnings: list[str]) -> dict[str
                 warnings.append('%s "%s" is in namespace "%s", not "%s": ignored'
                                 % (kind, _name(obj), obj_ns, namespace))
             continue
+        identity = (kind, obj_ns or "", _name(obj))
+        if identity in seen and kind not in _OWN_DUPLICATE_CHECK and _name(obj):
+            if kind in CONFIG_KINDS:
+                if obj == kinds[kind][seen[identity]]:
+                    kinds[kind].append(obj)  # identical copies: MetalLB's own rules for each kind apply
+                    continue
+                errors.append(ConfigError(kind, _name(obj), "metadata.name", "duplicate definition of %s "
+                                          '"%s": two different objects have this name' % (kind, _name(obj))))
+                continue
+            warnings.append('%s "%s" is listed more than once: the last one is used' % (kind, _name(obj)))
+            kinds[kind][seen[identity]] = obj
+            continue
+        seen[identity] = len(kinds[kind])
         kinds[kind].append(obj)
     for items in kinds.values():
         items.sort(key=_name)
@@ -78,9 +134,14 @@ def _attempt(errors: list[ConfigError], kind: str, obj: dict, func, *args):
         return func(obj, *args)
     except ConfigError as exc:
         errors.append(exc)
-    except (ValueError, TypeError, AttributeError, KeyError) as exc:  # malformed input the field checks missed
-        errors.append(ConfigError(kind, _name(obj), "", "invalid object: %s" % exc))
+    except Exception as exc:  # noqa: BLE001 - input no check foresaw: this object is invalid, the run goes on
+        errors.append(ConfigError(kind, _name(obj), "", "invalid object: %s" % _one_line(exc)))
     return None
+
+
+def _one_line(exc: BaseException) -> str:
+    text = "%s: %s" % (type(exc).__name__, exc)
+    return go_quote(text[:300])[1:-1]
 
 
 def _overlapping_pieces(later: Segment, earlier: Segment) -> tuple[str, str]:
@@ -95,6 +156,11 @@ def _overlapping_pieces(later: Segment, earlier: Segment) -> tuple[str, str]:
     return later.entry, earlier.entry
 
 
+def _as_written(seg: Segment) -> str:
+    """An IPv4-mapped IPv6 entry is checked as the IPv4 addresses it names: say what was written."""
+    return ' (written "%s")' % seg.entry if seg.family == 4 and ":" in seg.entry else ""
+
+
 def _overlaps(pools: list[Pool]) -> list[ConfigError]:
     """No overlap anywhere, including inside one pool (sorted sweep, O(n log n))."""
     items = sorted(((seg.family, seg.first, seg.last, (order, index), pool, seg)
@@ -107,8 +173,9 @@ def _overlaps(pools: list[Pool]) -> list[ConfigError]:
             earlier, later = (widest, item) if widest[3] < item[3] else (item, widest)
             mine, theirs = _overlapping_pieces(later[5], earlier[5])
             errors.append(ConfigError("IPAddressPool", later[4].name, "spec.addresses[%d]" % later[3][1],
-                                      'CIDR "%s" in pool "%s" overlaps with already defined CIDR "%s"'
-                                      % (mine, later[4].name, theirs)))
+                                      'CIDR "%s"%s in pool "%s" overlaps with already defined CIDR "%s"%s'
+                                      % (mine, _as_written(later[5]), later[4].name, theirs,
+                                         _as_written(earlier[5]))))
         if widest is None or widest[0] != item[0] or item[2] > widest[2]:
             widest = item
     return errors
@@ -148,9 +215,25 @@ def _unresolved_pools(kinds: dict[str, list[dict]], pools: Mapping[str, Pool]) -
 def parse_config(objects: Iterable[Mapping], *, namespace: str = "metallb-system", bgp_type: str = "native",
                  service_cidrs: Sequence[str] = (), gateways: Sequence[str] = (),
                  allow_node_ip_pools: bool = False) -> ParseResult:
+    """Never raises: a failure no check foresaw is an invalid configuration (the daemons keep the last
+    valid one and report it), not a crash of their loop."""
+    try:
+        result = _parse_config(objects, namespace, bgp_type, service_cidrs, gateways, allow_node_ip_pools)
+    except Exception as exc:  # noqa: BLE001 - see the docstring
+        return ParseResult(None, [ConfigError("configuration", "", "", "cannot be read: %s" % _one_line(exc))])
+    if not result.config_objects:
+        result.warnings.append("no metallb.io configuration objects (and no legacy ConfigMap \"config\") "
+                               "in the input: nothing to validate")
+    return result
+
+
+def _parse_config(objects: Iterable[Mapping], namespace: str, bgp_type: str, service_cidrs: Sequence[str],
+                  gateways: Sequence[str], allow_node_ip_pools: bool) -> ParseResult:
     warnings: list[str] = []
     errors: list[ConfigError] = []
-    kinds = _collect(objects, namespace, warnings)
+    kinds = _collect(objects, namespace, warnings, errors)
+    count = sum(len(kinds[k]) for k in CONFIG_KINDS) + sum(
+        1 for e in errors if e.kind in CONFIG_KINDS)
     legacy = [cm for cm in kinds["ConfigMap"] if _name(cm) == "config"]
     if legacy:
         if any(kinds[k] for k in CONFIG_KINDS):
@@ -158,11 +241,13 @@ def parse_config(objects: Iterable[Mapping], *, namespace: str = "metallb-system
         else:
             try:
                 converted = convert_configmap(legacy[0], namespace)
-            except (LegacyConfigError, ValueError) as exc:
-                return ParseResult(None, [ConfigError("ConfigMap", "config", "data.config", str(exc))], warnings)
+            except LegacyConfigError as exc:
+                return ParseResult(None, [ConfigError("ConfigMap", "config", exc.field, exc.message)], warnings,
+                                   config_objects=1)
             warnings.append('configuration read from the legacy ConfigMap "config" (metal-lb convert turns it '
                             'into metallb.io objects)')
-            kinds.update(_collect(converted, namespace, []))
+            kinds.update(_collect(converted, namespace, [], errors))
+            count += 1
     namespaces = {_name(ns): _labels(ns) for ns in kinds["Namespace"]}
     nodes = {_name(n): _labels(n) for n in kinds["Node"]}
     secrets = {"%s/%s" % (namespace, _name(s)): s for s in kinds["Secret"]}
@@ -255,7 +340,7 @@ def parse_config(objects: Iterable[Mapping], *, namespace: str = "metallb-system
     elif bgp_type in ("frr", "frr-k8s"):
         errors.extend(frr_errors(tuple(peers), nodes))
     if errors:
-        return ParseResult(None, errors, warnings, unresolved)
+        return ParseResult(None, errors, warnings, unresolved, config_objects=count)
     by_namespace: dict[str, list[str]] = {}
     by_selector = []
     for name in sorted(pools):
@@ -270,4 +355,4 @@ def parse_config(objects: Iterable[Mapping], *, namespace: str = "metallb-system
                     peers=tuple(peers), bfd_profiles=bfd, communities=communities,
                     by_namespace={k: tuple(v) for k, v in sorted(by_namespace.items())},
                     by_service_selector=tuple(by_selector))
-    return ParseResult(config, [], warnings, unresolved)
+    return ParseResult(config, [], warnings, unresolved, config_objects=count)

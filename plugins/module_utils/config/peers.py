@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from ..addresses import parse_ip
 from ..selectors import parse_selectors
 from .errors import TransientError
-from .fields import Fields, parse_duration
+from .durations import parse_duration
+from .fields import Fields
 from .model import BFDProfile, Peer
 
 
@@ -47,7 +48,8 @@ def peer_from_cr(obj: dict, secrets: Mapping[str, dict], namespace: str) -> Peer
     my_asn = f.get("myASN", int, 0)
     peer_asn = f.get("peerASN", int, 0)
     dynamic = f.get("dynamicASN", str, "")
-    for name, value in (("myASN", my_asn), ("peerASN", peer_asn)):
+    local_asn = f.get("localASN", int, 0)
+    for name, value in (("myASN", my_asn), ("peerASN", peer_asn), ("localASN", local_asn)):
         if not 0 <= value <= 4294967295:
             raise f.error("spec.%s" % name, "must be between 0 and 4294967295")
     if my_asn == 0:
@@ -105,7 +107,7 @@ def peer_from_cr(obj: dict, secrets: Mapping[str, dict], namespace: str) -> Peer
             raise f.error("spec.passwordSecret", "password not specified in the secret %s" % quoted)
     connect = _duration(f, "connectTime")
     return Peer(name=f.name, my_asn=my_asn, peer_asn=peer_asn, dynamic_asn=dynamic,
-                local_asn=f.get("localASN", int, 0), address=address, interface=interface, source_address=source,
+                local_asn=local_asn, address=address, interface=interface, source_address=source,
                 port=port or 179, hold_time=hold, keepalive_time=keepalive, connect_time=connect,
                 router_id=router_id, node_selectors=nodes, password=password, password_secret=secret_name,
                 bfd_profile=f.get("bfdProfile", str, ""), ebgp_multihop=multihop,

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 from ..addresses import parse_entry
 from ..selectors import EVERYTHING, parse_selectors, selector_matches
-from .fields import Fields
+from .fields import INT64_MAX, INT64_MIN, Fields
 from .model import Pool, ServiceAllocation
 
 KIND = "IPAddressPool"
@@ -40,7 +40,7 @@ def pool_from_cr(obj: dict, namespaces: Mapping[str, Mapping[str, str]]) -> Pool
     if raw is not None:
         allocation = _service_allocation(f, raw, namespaces)
     return Pool(name=f.name, segments=tuple(segments), auto_assign=auto_assign, avoid_buggy_ips=avoid_buggy,
-                service_allocation=allocation, labels=tuple(sorted((str(k), str(v)) for k, v in f.labels.items())))
+                service_allocation=allocation, labels=tuple(sorted(f.labels.items())))
 
 
 def _service_allocation(f: Fields, raw, namespaces: Mapping[str, Mapping[str, str]]) -> ServiceAllocation:
@@ -51,6 +51,9 @@ def _service_allocation(f: Fields, raw, namespaces: Mapping[str, Mapping[str, st
         priority = 0
     if isinstance(priority, bool) or not isinstance(priority, int):
         raise f.error("spec.serviceAllocation.priority", "must be an integer")
+    if not INT64_MIN <= priority <= INT64_MAX:
+        raise f.error("spec.serviceAllocation.priority", "must be a 64-bit integer (%d digits given)"
+                      % len(str(abs(priority))))
     names = raw.get("namespaces") or []
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise f.error("spec.serviceAllocation.namespaces", "must be a list of strings")

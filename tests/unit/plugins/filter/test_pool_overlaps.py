@@ -35,7 +35,12 @@ def test_adjacent_entries_do_not_overlap():
 
 
 def test_families_never_overlap():
-    assert pool_overlaps(["::ffff:0:0/96"], ["198.51.100.0/24"]) == []
+    assert pool_overlaps(["2001:db8::/96"], ["198.51.100.0/24"]) == []
+
+
+def test_ipv4_mapped_ipv6_entries_are_the_ipv4_addresses_they_name():
+    assert pool_overlaps(["::ffff:198.51.100.0/120"], ["198.51.100.0/24"]) == [
+        {"a": "::ffff:198.51.100.0/120", "a_pool": "", "b": "198.51.100.0/24", "b_pool": ""}]
 
 
 def test_with_one_argument_the_entries_are_compared_with_each_other():

@@ -97,3 +97,35 @@ def test_range_arithmetic_matches_brute_force(a, b, avoid):
     assert entry_size(entry, avoid_buggy=avoid) == usable
     if not avoid:
         assert pool_capacity(pool(entry))[0] == usable
+
+
+# -- IPv4-mapped IPv6 entries name IPv4 addresses -------------------------------------------------
+
+@pytest.mark.parametrize("entry, first, last, cidrs", [
+    ("::ffff:198.51.100.0/120", "198.51.100.0", "198.51.100.255", ("198.51.100.0/24",)),
+    ("::ffff:198.51.100.16-::ffff:198.51.100.19", "198.51.100.16", "198.51.100.19", ("198.51.100.16/30",)),
+    ("::ffff:0:0/96", "0.0.0.0", "255.255.255.255", ("0.0.0.0/0",)),
+])
+def test_ipv4_mapped_entries_are_folded_into_ipv4(entry, first, last, cidrs):
+    seg = parse_entry(entry)
+    assert (seg.family, format_ip(4, seg.first), format_ip(4, seg.last), seg.cidrs) == (4, first, last, cidrs)
+    assert seg.entry == entry
+
+
+@pytest.mark.parametrize("entry", ["::/64", "::/0", "::fffe:ffff:ffff-::ffff:0:5", "::ffff:255.255.255.250-::1:0:0:0"])
+def test_ipv6_entries_reaching_into_the_mapped_range_are_refused(entry):
+    with pytest.raises(ValueError, match="reaches into the IPv4-mapped IPv6 range ::ffff:0:0/96"):
+        parse_entry(entry)
+
+
+def test_two_pools_naming_one_address_twice_cannot_both_hand_it_out():
+    from ansible_collections.metal.lb.plugins.module_utils.planner import plan
+
+    def pool(name, addresses):
+        return {"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool",
+                "metadata": {"name": name, "namespace": "metallb-system"}, "spec": {"addresses": addresses}}
+
+    result = plan([pool("a", ["198.51.100.0/24"]), pool("b", ["::ffff:198.51.100.0/120"])])
+    assert result["errors"] == ['IPAddressPool "b": spec.addresses[0]: CIDR "198.51.100.0/24" (written '
+                                '"::ffff:198.51.100.0/120") in pool "b" overlaps with already defined CIDR '
+                                '"198.51.100.0/24"']

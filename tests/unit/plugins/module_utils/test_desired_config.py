@@ -145,3 +145,14 @@ def test_service_changes_sort_services_into_get_keep_move_and_lose():
     assert changes["move"] == [{"service": "default/moved", "old_ips": ["198.51.100.2"], "new_ips": ["203.0.113.2"],
                                 "old_pool": "a", "new_pool": "b"}]
     assert [e["service"] for e in changes["lose"]] == ["default/gone"]
+
+
+def test_metadata_of_other_types_than_kubernetes_is_refused_with_its_path():
+    pool = {"kind": "IPAddressPool", "metadata": {"name": "p", "labels": {"rack": 1}},
+            "spec": {"addresses": ["198.51.100.0/24"]}}
+    nameless = {"kind": "L2Advertisement", "metadata": {"name": ["a", "b"]}}
+    with pytest.raises(dc.DesiredConfigError) as info:
+        dc.normalize([pool, nameless], "metallb-system")
+    assert info.value.problems == [
+        'IPAddressPool p: metadata.labels["rack"]: must be a string, got an integer (quote it in YAML)',
+        "L2Advertisement resources[1]: metadata.name: must be a string, got a list"]

@@ -8,7 +8,15 @@ import json
 
 import pytest
 
-from ansible_collections.metal.lb.plugins.module_utils.manifests import ManifestError, load_objects
+import yaml
+
+from ansible_collections.metal.lb.plugins.module_utils.manifests import (
+    MAX_DEPTH,
+    KubeLoader,
+    ManifestError,
+    decode_text,
+    load_objects,
+)
 
 POOL = {"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool", "metadata": {"name": "p"},
         "spec": {"addresses": ["198.51.100.0/24"]}}
@@ -69,3 +77,59 @@ def test_errors_name_the_source(text, fragment):
     with pytest.raises(ManifestError) as info:
         load_objects(text, "file.yaml")
     assert str(info.value).startswith("file.yaml: ") and fragment in str(info.value)
+
+
+# -- read defensively --------------------------------------------------------------------
+
+def test_nesting_is_bounded_before_anything_recurses():
+    ok = "x: " + "[" * (MAX_DEPTH - 1) + "]" * (MAX_DEPTH - 1)
+    assert load_objects(ok)
+    with pytest.raises(ManifestError, match="invalid YAML: nesting deeper than 100 levels at line 1"):
+        load_objects("x: " + "[" * 50000)
+    with pytest.raises(ManifestError, match="invalid YAML: nesting deeper than 100 levels"):
+        load_objects("x:\n" + "".join(" " * i + "- \n" for i in range(150)))
+
+
+def test_deep_json_is_refused_without_recursion_error():
+    for depth in (150, 50000):
+        with pytest.raises(ManifestError, match="invalid JSON: nesting deeper than 100 levels"):
+            load_objects("[" * depth + "]" * depth)
+
+
+def test_alias_bombs_are_refused_ordinary_aliases_and_merge_keys_are_not():
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        "%s: &%s [%s]\n" % (c, c, ", ".join(["*" + p] * 9)) for p, c in zip("abcdefgh", "bcdefghi"))
+    with pytest.raises(ManifestError, match="document contains excessive aliasing"):
+        load_objects(bomb)
+    (obj,) = load_objects("base: &base {zone: a, rack: '1'}\nkind: Node\nmetadata:\n  labels:\n    <<: *base\n"
+                          "    extra: b\nother: *base\n")
+    assert obj["metadata"]["labels"] == {"zone": "a", "rack": "1", "extra": "b"}
+    assert obj["other"] == {"zone": "a", "rack": "1"}
+
+
+@pytest.mark.parametrize("text, message", [
+    ("a: &a [*a]\n", "found recursive alias a at line 1, column 8"),
+    ("a: *nowhere\n", "found undefined alias nowhere"),
+    ("kind: Node\nkind: Pod\n", 'found duplicate key "kind" at line 2, column 1'),
+    ("a: &x 1\nb: &x 2\n", "found duplicate anchor x"),
+    ("a: " + "9" * 5000 + "\n", "Exceeds the limit (4300 digits) for integer string conversion"),
+])
+def test_refusals_are_one_line(text, message):
+    with pytest.raises(ManifestError) as info:
+        load_objects(text, "f.yaml")
+    assert message in str(info.value) and "\n" not in str(info.value)
+    assert str(info.value).startswith("f.yaml: invalid YAML: ")
+
+
+def test_bounded_loader_reads_what_the_plain_loader_reads():
+    text = ("apiVersion: v1\nkind: Service\nmetadata:\n  name: s\n  annotations: {a: '1', b: yes}\nspec:\n"
+            "  ports: [{port: 80, protocol: TCP}]\n  x: [1, 2.5, null, true, 0x1f, '08', 1:30]\n---\n- 1\n")
+    assert list(yaml.load_all(text, Loader=KubeLoader)) == [
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s", "annotations": {"a": "1", "b": True}},
+         "spec": {"ports": [{"port": 80, "protocol": "TCP"}], "x": [1, 2.5, None, True, 31, "08", "1:30"]}}, [1]]
+
+
+def test_text_that_is_not_utf8_is_unreadable():
+    with pytest.raises(ManifestError, match=r"^m.yaml: unreadable: not UTF-8 text \(byte 0xc3 at offset 9\)$"):
+        decode_text(b"kind: caf\xc3\xe9\n", "m.yaml")
+    assert decode_text(b"\xef\xbb\xbfkind: Node\n") == "kind: Node\n"  # a BOM is fine

@@ -204,6 +204,10 @@ def hostile_service(draw):
 @given(pools(), st.lists(hostile_service(), max_size=6))
 def test_hostile_services_never_raise(pool_objs, services):
     out = plan(pool_objs + services)
-    assert out["errors"] == []
+    # Metadata Kubernetes would refuse (a name, label or annotation that is not a string) is one error
+    # naming the Service and the field; the configuration itself stays valid.
+    assert len(out["errors"]) <= len(services)
+    assert all(e.startswith('Service "') and ": metadata" in e for e in out["errors"]), out["errors"]
+    assert out["pools"]
     for result in out["services"].values():
         assert result["state"] in ("assigned", "pending", "ignored")

@@ -45,7 +45,20 @@ def test_none_is_everything_and_empty_list_matches_all():
 @pytest.mark.parametrize("obj, message", [
     ("x", "spec.s: must be a label selector object, got str"),
     ({"matchLabelz": {}}, "spec.s: unknown field(s) matchLabelz"),
-    ({"matchLabels": {"a": 1}}, "spec.s.matchLabels: keys and values must be strings ('a': 1)"),
+    ({"matchLabels": {"a": 1}}, 'spec.s.matchLabels["a"]: must be a string, got an integer'),
+    ({"matchLabels": {"bad key": "x"}}, 'spec.s.matchLabels: Invalid value: "bad key": name part must consist of '
+                                        "alphanumeric characters, '-', '_' or '.'"),
+    ({"matchLabels": {"example.com/a/b": "x"}}, 'spec.s.matchLabels: Invalid value: "example.com/a/b": a qualified'),
+    ({"matchLabels": {"Example.com/a": "x"}}, 'spec.s.matchLabels: Invalid value: "Example.com/a": prefix part a '
+                                              "lowercase RFC 1123 subdomain"),
+    ({"matchLabels": {"a" * 64: "x"}}, 'spec.s.matchLabels: Invalid value: "%s": name part must be no more than 63 '
+                                       "characters" % ("a" * 64)),
+    ({"matchLabels": {"a": "-x"}}, 'spec.s.matchLabels["a"]: Invalid value: "-x": a valid label must be an empty'),
+    ({"matchLabels": {"a": "x\n"}}, 'spec.s.matchLabels["a"]: Invalid value: "x\\x0a": a valid label'),
+    ({"matchExpressions": [{"key": "rack zone", "operator": "Exists"}]},
+     'spec.s.matchExpressions[0].key: Invalid value: "rack zone": name part must consist'),
+    ({"matchExpressions": [{"key": "zone", "operator": "In", "values": ["a", "b c"]}]},
+     'spec.s.matchExpressions[0].values[1]: Invalid value: "b c": a valid label must be'),
     ({"matchExpressions": [{"key": "a", "operator": "Near"}]},
      'spec.s.matchExpressions[0].operator: "Near" is not a valid label selector operator'),
     ({"matchExpressions": [{"key": "a", "operator": "In"}]},
@@ -55,6 +68,8 @@ def test_none_is_everything_and_empty_list_matches_all():
     ({"matchExpressions": [{"operator": "Exists"}]}, "spec.s.matchExpressions[0].key: required"),
 ])
 def test_invalid_selectors(obj, message):
+    """Kubernetes' own label syntax and messages (LabelSelectorAsSelector): a selector with a bad key is
+    refused rather than silently never matching."""
     with pytest.raises(ValueError) as info:
         parse_selector(obj, "spec.s")
     assert str(info.value).startswith(message)

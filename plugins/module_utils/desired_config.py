@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 from .config.parse import CONFIG_KINDS
+from .message_text import printable, type_name
 from .service import ServiceFacts
 
 GROUP = "metallb.io"
@@ -86,7 +87,9 @@ def flat_resources(pools: Sequence[dict] | None, l2_advertisements: Sequence[dic
 
 def _where(obj: dict, index: int) -> str:
     meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
-    return "%s %s" % (obj.get("kind") or "resources[%d]" % index, meta.get("name") or "resources[%d]" % index)
+    kind, name = obj.get("kind"), meta.get("name")
+    return printable("%s %s" % (kind if isinstance(kind, str) and kind else "resources[%d]" % index,
+                                name if isinstance(name, str) and name else "resources[%d]" % index))
 
 
 def normalize(resources: Iterable[dict], namespace: str) -> list[dict]:
@@ -115,6 +118,9 @@ def normalize(resources: Iterable[dict], namespace: str) -> list[dict]:
         meta = obj.get("metadata")
         if not isinstance(meta, dict) or not meta.get("name"):
             problems.append("%s: metadata.name: required" % where)
+            continue
+        if not isinstance(meta["name"], str):
+            problems.append("%s: metadata.name: must be a string, not a %s" % (where, type_name(meta["name"])))
             continue
         if meta.get("namespace") not in (None, "", namespace):
             problems.append("%s: metadata.namespace: is %r, but this task manages namespace %r"

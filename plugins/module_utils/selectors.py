@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .config.model import LabelSelector
+from .message_text import type_name
 
 OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
 EVERYTHING = LabelSelector()
@@ -24,7 +25,7 @@ def parse_selector(obj: Any, where: str) -> LabelSelector:
     if obj is None:
         return EVERYTHING
     if not isinstance(obj, Mapping):
-        raise ValueError("%s: must be a label selector object, got %s" % (where, type(obj).__name__))
+        raise ValueError("%s: must be a label selector object, got %s" % (where, type_name(obj)))
     unknown = set(obj) - {"matchLabels", "matchExpressions"}
     if unknown:
         raise ValueError("%s: unknown field(s) %s" % (where, ", ".join(sorted(map(str, unknown)))))

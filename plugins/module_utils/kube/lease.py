@@ -91,7 +91,8 @@ class LeaseElector:
 
     def stop(self, release: bool = True) -> None:
         self._stop.set()
-        self._thread.join(timeout=self.retry_period + 5)
+        if self._thread.ident is not None:  # stopped before it started (the API never answered)
+            self._thread.join(timeout=self.retry_period + 5)
         if release and self.is_leader.is_set():
             self._release()
         if self.is_leader.is_set():

@@ -4,7 +4,8 @@
 # ruff: noqa: UP009 - the Ansible header above is required in plugins/
 """BGP session passwords: found wherever they can be in the input, so every output can hide them.
 
-A BGPPeer carries its password in ``spec.password`` or in a ``kubernetes.io/basic-auth`` Secret.
+A BGPPeer carries its password in ``spec.password`` or in a ``kubernetes.io/basic-auth`` Secret;
+MetalLB's legacy ConfigMap in ``peers[].password``.
 Modules add them to Ansible's ``no_log_values`` (masked in results, diffs and ``-vvv`` output), and
 what metal.lb writes or shows of an object itself (its ``last-applied`` annotation, diffs) holds
 ``MASK`` instead of the value.
@@ -16,6 +17,8 @@ import base64
 import binascii
 import copy
 from collections.abc import Iterable
+
+from .legacy import LegacyConfigError, convert_configmap
 
 MASK = "********"
 PEER_KIND = "BGPPeer"
@@ -47,6 +50,12 @@ def bgp_passwords(objects: Iterable[object]) -> set[str]:
                 found.add(spec["password"])
         elif kind == "Secret":
             found.update(_password_values(obj))
+        elif kind == "ConfigMap" and isinstance(obj.get("data"), dict) and obj["data"].get("config"):
+            try:  # MetalLB's legacy ConfigMap: peers[].password, read as the converter reads it
+                converted = convert_configmap(obj)
+            except (LegacyConfigError, ValueError):
+                continue
+            found.update(bgp_passwords(converted))
     found.discard("")
     return found
 

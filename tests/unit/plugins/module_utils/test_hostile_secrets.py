@@ -60,6 +60,12 @@ def config_objects() -> list[dict]:
     ]
 
 
+def legacy_configmap() -> dict:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "config", "namespace": NS},
+            "data": {"config": "peers:\n- peer-address: 198.51.100.1\n  peer-asn: 64501\n  my-asn: 64500\n"
+                               "  password: %s\n" % PLANTED}}
+
+
 def assert_hidden(text: str) -> None:
     assert PLANTED not in text
     assert IN_SECRET not in text
@@ -70,6 +76,7 @@ def test_every_password_is_found():
     assert bgp_passwords(config_objects()) == {
         PLANTED, IN_SECRET, base64.b64encode(IN_SECRET.encode()).decode()}
     assert bgp_passwords([{"kind": "Secret", "stringData": {"password": "x"}}, "garbage", None]) == {"x"}
+    assert bgp_passwords([legacy_configmap(), {"kind": "ConfigMap", "data": {"config": "[unclosed"}}]) == {PLANTED}
 
 
 def test_the_last_applied_annotation_never_holds_the_password():
@@ -132,7 +139,7 @@ def test_the_cli_never_prints_a_password(command, tmp_path, capsys):
 
 
 def test_the_plan_module_masks_the_password_everywhere_in_its_result(capsys):
-    with patch_module_args({"objects": config_objects()}), pytest.raises(SystemExit):
+    with patch_module_args({"objects": config_objects() + [legacy_configmap()]}), pytest.raises(SystemExit):
         plan_module.main()
     raw = capsys.readouterr().out
     result = json.loads(raw)

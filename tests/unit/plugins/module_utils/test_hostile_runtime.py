@@ -80,9 +80,10 @@ def test_a_malformed_kubeconfig_is_one_error_naming_the_file(bad_kubeconfig):
     one_line_naming(str(caught.value), bad_kubeconfig)
 
 
-@pytest.mark.parametrize("command", ["status", "controller"])
+@pytest.mark.parametrize("command", ["status", "controller", "speaker"])
 def test_cli_daemons_and_status_refuse_a_malformed_kubeconfig_in_one_line(command, bad_kubeconfig, capsys):
-    assert cli.main([command, "--kubeconfig", bad_kubeconfig]) == 2
+    extra = ["--node", "n1"] if command == "speaker" else []
+    assert cli.main([command, "--kubeconfig", bad_kubeconfig, *extra]) == 2
     captured = capsys.readouterr()
     one_line_naming(captured.err, "metal-lb %s: " % command, bad_kubeconfig)
 

@@ -157,12 +157,12 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str):  # type: ignore[override]
         err("%s: %s (see %s --help)" % (self.prog, printable(message), self.prog))
-        sys.exit(2)
+        self.exit(2)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="metal-lb", description="metal.lb: MetalLB-compatible load "
-                                     "balancer for bare-metal Kubernetes")
+                     "balancer for bare-metal Kubernetes")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("plan", help="what the controller would assign, from manifests or kubectl output")
     _add_input(p)

@@ -4,7 +4,8 @@
 
 ``metal.lb.config`` against the API (its result and diff, in-process and through ansible-playbook
 -vvv --diff, and the objects it writes), and the controller run against the same configuration
-(its debug log, its ConfigurationState status and the namespace's Events). The password stays
+(its debug log, its ConfigurationState status and the namespace's Events), and what an operator
+reads then (``metal-lb status``, ``metal.lb.lb_info``). The password stays
 where MetalLB reads it: the BGPPeer's ``spec.password`` and the Secret.
 """
 
@@ -21,8 +22,10 @@ import pytest
 import ansible_collections.metal.lb as collection_package
 from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.metal.lb.plugins.module_utils import cli
 from ansible_collections.metal.lb.plugins.module_utils.desired_config import LAST_APPLIED
 from ansible_collections.metal.lb.plugins.modules import config as config_module
+from ansible_collections.metal.lb.plugins.modules import lb_info as lb_info_module
 
 kubernetes = pytest.importorskip("kubernetes")
 from kubernetes import client as k8s_client  # noqa: E402
@@ -164,6 +167,18 @@ def test_the_controller_log_status_and_events_never_hold_the_password(
             wait_for(lambda: (state() or {}).get("result") == "Invalid", 30, what="Invalid configuration state")
         else:
             wait_for(state, 30, what="a configuration state")
+        # what an operator reads: metal-lb status and metal.lb.lb_info
+        capsys.readouterr()
+        for output in ("table", "json"):
+            cli.main(["status", "--kubeconfig", kubeconfig, "--namespace", namespace, "-o", output])
+        captured = capsys.readouterr()
+        assert "web" in captured.out
+        assert hidden(captured.out + captured.err)
+        with patch_module_args({"kubeconfig": kubeconfig, "namespace": namespace}), pytest.raises(SystemExit):
+            lb_info_module.main()
+        raw = capsys.readouterr().out
+        assert not json.loads(raw).get("failed"), raw
+        assert hidden(raw)
     finally:
         controller.stop()
         print("---- controller log ----\n%s" % controller.log())  # shown only when the test failed

@@ -10,6 +10,7 @@ from typing import Any
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.metal.lb.plugins.module_utils import addresses
+from ansible_collections.metal.lb.plugins.module_utils.message_text import type_name
 from ansible_collections.metal.lb.plugins.plugin_utils.pool_input import (
     engine_call,
     is_entry_list,
@@ -23,9 +24,11 @@ def cidrs_to_range(cidrs: Any) -> list[str]:
     if isinstance(cidrs, str):
         cidrs = [cidrs]
     if not is_entry_list(cidrs):
-        raise AnsibleFilterError(
-            "cidrs_to_range: expected a CIDR string or a list of them, got %s" % type(cidrs).__name__
-        )
+        got = type_name(cidrs)
+        if got == "list":
+            index, item = next((i, c) for i, c in enumerate(cidrs) if not isinstance(c, str))
+            got = "a list with a %s at [%d]" % (type_name(item), index)
+        raise AnsibleFilterError("cidrs_to_range: expected a CIDR string or a list of them, got %s" % got)
     return [str(entry) for entry in engine_call("cidrs_to_range", addresses.cidrs_to_ranges, list(cidrs))]
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.metal.lb.plugins.module_utils import addresses
+from ansible_collections.metal.lb.plugins.module_utils.message_text import type_name
 from ansible_collections.metal.lb.plugins.plugin_utils.pool_input import engine_call, require_netaddr
 
 
@@ -16,7 +17,7 @@ def range_to_cidrs(entry: str) -> list[str]:
     require_netaddr("range_to_cidrs")
     if not isinstance(entry, str):
         raise AnsibleFilterError(
-            "range_to_cidrs: expected an address entry string, got %s" % type(entry).__name__
+            "range_to_cidrs: expected an address entry string, got %s" % type_name(entry)
         )
     return [str(cidr) for cidr in engine_call("range_to_cidrs", addresses.range_to_cidrs, entry)]
 

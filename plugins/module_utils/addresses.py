@@ -41,7 +41,7 @@ def parse_ip(text: str) -> tuple[int, int] | None:
         return None
     try:
         return IPV4, struct.unpack("!I", socket.inet_pton(socket.AF_INET, text))[0]
-    except OSError:
+    except (OSError, ValueError):  # ValueError: an embedded NUL
         pass
     try:
         hi, lo = struct.unpack("!QQ", socket.inet_pton(socket.AF_INET6, text))

@@ -16,6 +16,7 @@ import os
 import sys
 
 from .console import err, out
+from .message_text import printable
 from . import cli_controller, cli_speaker, cli_status
 from .manifests import ManifestError, decode_text, load_objects
 
@@ -72,12 +73,32 @@ def _add_input(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-f", "--filename", dest="files", action="append", required=True,
                         help="YAML/JSON file, directory, or - for stdin (repeatable)")
     parser.add_argument("--namespace", default="metallb-system", help="namespace of the metallb.io objects")
-    parser.add_argument("--service-cidr", dest="service_cidrs", action="append", default=[],
+    parser.add_argument("--service-cidr", dest="service_cidrs", action="append", default=[], type=_cidr,
                         help="service CIDR a pool must not overlap (repeatable)")
-    parser.add_argument("--gateway", dest="gateways", action="append", default=[],
+    parser.add_argument("--gateway", dest="gateways", action="append", default=[], type=_gateway,
                         help="gateway IP a pool must not contain (repeatable)")
     parser.add_argument("--allow-node-ip-pools", action="store_true",
                         help="accept a node IP listed by itself as a /32 or /128 pool entry")
+
+
+def _cidr(text: str) -> str:
+    """``--service-cidr``: a usage error (exit 2) when it is not a CIDR, as the engine reads it."""
+    from .addresses import parse_entry
+
+    try:
+        parse_entry(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(printable(exc)) from None
+    return text
+
+
+def _gateway(text: str) -> str:
+    """``--gateway``: a usage error when it is not an IP address (never silently dropped)."""
+    from .addresses import parse_ip
+
+    if parse_ip(text) is None:
+        raise argparse.ArgumentTypeError('invalid gateway "%s": not an IP address' % printable(text))
+    return text
 
 
 def _members(text: str) -> list[str]:
@@ -181,9 +202,17 @@ def cmd_convert(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line (argparse prints the usage text first), exit 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        err("%s: %s (see %s --help)" % (self.prog, printable(message), self.prog))
+        self.exit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="metal-lb", description="metal.lb: MetalLB-compatible load "
-                                     "balancer for bare-metal Kubernetes")
+    parser = _Parser(prog="metal-lb", description="metal.lb: MetalLB-compatible load "
+                     "balancer for bare-metal Kubernetes")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("plan", help="what the controller would assign, from manifests or kubectl output")
     _add_input(p)

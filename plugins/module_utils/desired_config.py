@@ -17,6 +17,8 @@ from collections.abc import Iterable, Sequence
 
 from .config.object_meta import meta_problem, object_name
 from .config.parse import CONFIG_KINDS
+from .config.secrets import masked_spec
+from .message_text import printable
 from .service import ServiceFacts
 
 GROUP = "metallb.io"
@@ -87,8 +89,8 @@ def flat_resources(pools: Sequence[dict] | None, l2_advertisements: Sequence[dic
 
 def _where(obj: dict, index: int) -> str:
     kind = obj.get("kind")
-    return "%s %s" % (kind if isinstance(kind, str) and kind else "resources[%d]" % index,
-                      object_name(obj) or "resources[%d]" % index)
+    return printable("%s %s" % (kind if isinstance(kind, str) and kind else "resources[%d]" % index,
+                                object_name(obj) or "resources[%d]" % index))
 
 
 def normalize(resources: Iterable[dict], namespace: str) -> list[dict]:
@@ -136,7 +138,8 @@ def normalize(resources: Iterable[dict], namespace: str) -> list[dict]:
         labels = meta.get("labels") if isinstance(meta.get("labels"), dict) else {}
         meta["labels"] = dict(labels, **{MANAGED_BY_LABEL: MANAGED_BY})
         annotations = meta.get("annotations") if isinstance(meta.get("annotations"), dict) else {}
-        meta["annotations"] = dict(annotations, **{LAST_APPLIED: canonical(obj["spec"])})
+        # never the BGP password: the annotation only has to show that a field was there
+        meta["annotations"] = dict(annotations, **{LAST_APPLIED: canonical(masked_spec(kind, obj["spec"]))})
         for key in [k for k in meta if k not in ("name", "namespace", "labels", "annotations")]:
             del meta[key]  # server-owned fields (resourceVersion, uid, ...) of a copied object
         obj.pop("status", None)
@@ -242,7 +245,7 @@ def shown(obj: dict | None) -> dict:
     if annotations:
         out_meta["annotations"] = annotations
     return {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"), "metadata": out_meta,
-            "spec": copy.deepcopy(obj.get("spec") or {})}
+            "spec": copy.deepcopy(masked_spec(obj.get("kind"), obj.get("spec") or {}))}
 
 
 def diff_entries(actions: Iterable[Action]) -> list[dict]:

@@ -16,6 +16,8 @@ from __future__ import annotations
 import json
 import re
 
+from .message_text import type_name
+
 try:
     import yaml
     from yaml.composer import Composer, ComposerError
@@ -163,7 +165,7 @@ def _flatten(doc, source: str, index: int, out: list[dict]) -> None:
         return
     if not isinstance(doc, dict):
         raise ManifestError("%s: document %d is not a Kubernetes object (got %s)"
-                            % (source, index, type(doc).__name__))
+                            % (source, index, type_name(doc)))
     kind = doc.get("kind")
     if isinstance(kind, str) and kind.endswith("List") and isinstance(doc.get("items"), list):
         item_kind = kind[:-4] if kind != "List" else None

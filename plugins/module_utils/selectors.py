@@ -95,7 +95,7 @@ def parse_selector(obj: Any, where: str) -> LabelSelector:
     if obj is None:
         return EVERYTHING
     if not isinstance(obj, Mapping):
-        raise ValueError("%s: must be a label selector object, got %s" % (where, type(obj).__name__))
+        raise ValueError("%s: must be a label selector object, got %s" % (where, type_name(obj)))
     unknown = set(obj) - {"matchLabels", "matchExpressions"}
     if unknown:
         raise ValueError("%s: unknown field(s) %s" % (where, ", ".join(sorted(map(str, unknown)))))

@@ -327,6 +327,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.metal.lb.plugins.module_utils import desired_config
 from ansible_collections.metal.lb.plugins.module_utils.addresses import HAS_NETADDR
 from ansible_collections.metal.lb.plugins.module_utils.config.parse import CONFIG_KINDS, parse_config
+from ansible_collections.metal.lb.plugins.module_utils.config.secrets import bgp_passwords
 from ansible_collections.metal.lb.plugins.module_utils.kube.client import HAS_KUBERNETES, KubeConfigError
 from ansible_collections.metal.lb.plugins.module_utils.kube.config_writer import (
     align_versions,
@@ -409,9 +410,14 @@ def evaluate(objects: list[dict], desired: list[dict], params: dict, current: li
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True,
+    # no_log here only defers the invocation log line until the BGP passwords in the resources are
+    # known: they are then masked in it, in the result, the diff and in -vvv output
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, no_log=True,
                            required_together=[("pool_name", "pool_addresses")],
                            required_by={"pool_interfaces": ("pool_name",)})
+    module.no_log_values.update(bgp_passwords(module.params["resources"]))
+    module.no_log = False
+    module._log_invocation()  # pylint: disable=protected-access
     if not HAS_KUBERNETES:
         module.fail_json(msg=missing_required_lib("kubernetes"), config_errors=[])
     if not HAS_NETADDR:
@@ -431,6 +437,7 @@ def main() -> None:
     try:
         try:
             objects = cluster_objects(api_client, params["namespace"])
+            module.no_log_values.update(bgp_passwords(objects))  # the peers and Secrets already there
             current = align_versions(api_client, params["namespace"],
                                      [obj for obj in objects if is_config_object(obj)], desired)
         except Exception as exc:  # pylint: disable=broad-exception-caught  # API and network errors alike

@@ -198,6 +198,7 @@ else:
     YAML_IMPORT_ERROR = None
 
 from ansible_collections.metal.lb.plugins.module_utils import manifests, planner
+from ansible_collections.metal.lb.plugins.module_utils.config.secrets import bgp_passwords
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -243,8 +244,13 @@ def read_objects(paths: list[str]) -> tuple[list[dict], list[str]]:
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    # no_log here only defers the invocation log line until the BGP passwords in the objects are
+    # known: they are then masked in it, in the result and in -vvv output
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, no_log=True)
     params = module.params
+    module.no_log_values.update(bgp_passwords(params["objects"]))
+    module.no_log = False
+    module._log_invocation()  # pylint: disable=protected-access
 
     if not HAS_NETADDR:
         module.fail_json(msg=missing_required_lib("netaddr"), exception=NETADDR_IMPORT_ERROR, errors=[])
@@ -254,6 +260,7 @@ def main() -> None:
     objects, file_errors = read_objects(params["files"])
     if file_errors:
         module.fail_json(msg="Cannot read manifests: %s" % "; ".join(file_errors), errors=file_errors)
+    module.no_log_values.update(bgp_passwords(objects))
     objects = list(params["objects"]) + objects
 
     options = {} if params["members"] is None else {"members": params["members"]}

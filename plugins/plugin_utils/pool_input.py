@@ -17,6 +17,7 @@ from typing import Any, NamedTuple, TypeVar
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.metal.lb.plugins.module_utils import addresses
+from ansible_collections.metal.lb.plugins.module_utils.message_text import printable, type_name
 
 POOL_KIND = "IPAddressPool"
 METALLB_API_VERSION = "metallb.io/v1beta1"
@@ -46,7 +47,8 @@ def engine_call(filter_name: str, function: Callable[..., T], *args: Any, **kwar
     try:
         return function(*args, **kwargs)
     except (ValueError, TypeError) as exc:
-        raise AnsibleFilterError("%s: %s" % (filter_name, exc)) from exc
+        # from None: ansible-core appends the cause to the message, unescaped
+        raise AnsibleFilterError("%s: %s" % (filter_name, printable(exc))) from None
 
 
 def is_object(value: Any) -> bool:
@@ -62,7 +64,7 @@ def is_entry_list(value: Any) -> bool:
 def object_label(obj: Mapping) -> str:
     metadata = obj.get("metadata") or {}
     name = metadata.get("name", "<unnamed>") if isinstance(metadata, Mapping) else "<unnamed>"
-    return "%s %s" % (obj.get("kind", "<no kind>"), name)
+    return printable("%s %s" % (obj.get("kind", "<no kind>"), name))
 
 
 def entries_pool_object(entries: Sequence[str], namespace: str = DEFAULT_NAMESPACE) -> dict:
@@ -93,7 +95,7 @@ def as_objects(filter_name: str, value: Any, namespace: str = DEFAULT_NAMESPACE)
         return [with_api_version(v) for v in value]
     raise AnsibleFilterError(
         "%s: expected address entries (a string or a list of strings), an IPAddressPool object or a "
-        "list of objects, got %s" % (filter_name, type(value).__name__)
+        "list of objects, got %s" % (filter_name, type_name(value))
     )
 
 

@@ -100,6 +100,9 @@ class Allocator:
         self._ips: dict[int, Entry] = {}  # address -> its sole Allocation, or an IPUse if shared
         self._sharing = SharingIndex()
         self._fallback: list[PoolState] = []
+        # per family: every pool of ``_fallback`` before this position has no free address of it,
+        # so a request that can only take a free address starts there (lowered on release)
+        self._fallback_from: dict[int, int] = {IPV4: 0, IPV6: 0}
         self._by_namespace: dict[str, list[PoolState]] = {}
         self._by_selector: list[PoolState] = []
         self._port_sets: dict[tuple, tuple] = {}
@@ -143,6 +146,9 @@ class Allocator:
         self._fallback = [
             ps for ps in states.values() if ps.pool.auto_assign and ps.pool.service_allocation is None
         ]
+        for order, ps in enumerate(self._fallback):
+            ps.order = order
+        self._fallback_from = {IPV4: 0, IPV6: 0}
         self._by_namespace = {}
         self._by_selector = []
         for ps in states.values():
@@ -411,12 +417,20 @@ class Allocator:
     def _best_pool(self, pools, key, svc, family, ports, sharing, backend) -> tuple | None:
         """MetalLB ``findBestPoolForService``: (v4, v6) candidates of the pool to use, or None."""
         search = _Search(self, key, ports, sharing, backend)
+        # Without a sharing key and an allocation of its own, a request can only take a free
+        # address: pools without a free address of the family are skipped without a call, and
+        # in the auto-assign list the full pools at its head are not even visited (thousands of
+        # single-address pools filled in order would make every allocation walk all of them).
+        free_only = not sharing and key not in self._allocs
+        skip_head = free_only and pools is self._fallback
         if family != DUAL:
-            # Without a sharing key and an allocation of its own, a request can only take a free
-            # address: pools whose segments of this family are all full are skipped without a call.
-            free_only = not sharing and key not in self._allocs
-            for ps in pools:
-                if free_only and not ps.nonfull[family]:
+            start = self._fallback_from[family] if skip_head else 0
+            for i in range(start, len(pools)):
+                ps = pools[i]
+                if free_only and not ps.free[family]:
+                    if skip_head and i == start:
+                        start += 1
+                        self._fallback_from[family] = start
                     continue
                 got = search.pick(ps, family)
                 if got is not None:
@@ -425,9 +439,10 @@ class Allocator:
         prefer = svc.ip_family_policy == PREFER_DUAL_STACK
         primary_v6 = svc.primary_family == IPV6
         primary = secondary = None
-        free_only = not sharing and key not in self._allocs
-        for ps in pools:
-            if free_only and not ps.nonfull[IPV4] and not ps.nonfull[IPV6]:
+        start = min(self._fallback_from.values()) if skip_head else 0
+        for i in range(start, len(pools)):
+            ps = pools[i]
+            if free_only and not ps.free[IPV4] and not ps.free[IPV6]:
                 continue
             v4 = search.pick(ps, IPV4)
             v6 = search.pick(ps, IPV6)
@@ -548,6 +563,9 @@ class Allocator:
                 ps.assigned[fam] -= 1
             for seg in self._map.covering(key):
                 seg.released(key)
+                order = seg.pool.order
+                if 0 <= order < self._fallback_from[fam]:
+                    self._fallback_from[fam] = order
             return
         del entry.users[svc_key]
         owners = entry.ports

@@ -112,12 +112,14 @@ class SegmentState:
         if self.avoid and is_buggy(IPV4, key):
             return
         self.free -= 1
+        self.pool.free[self.family] -= 1
 
     def released(self, key: int) -> None:
         """``key`` (inside this segment) just became free."""
         if self.avoid and is_buggy(IPV4, key):
             return
         self.free += 1
+        self.pool.free[self.family] += 1
         if key < self.cursor and key not in self.in_freed:
             heappush(self.freed, key)
             self.in_freed.add(key)
@@ -129,7 +131,7 @@ class SegmentState:
 class PoolState:
     """One configured pool plus the allocator's live counts for it."""
 
-    __slots__ = ("name", "pool", "segs", "nonfull", "assigned", "capacity")
+    __slots__ = ("name", "pool", "segs", "nonfull", "assigned", "capacity", "free", "order")
 
     def __init__(self, pool: Pool, capacity: tuple[int, int]):
         self.name = pool.name
@@ -152,6 +154,9 @@ class PoolState:
         self.nonfull: dict[int, list[int]] = {IPV4: [], IPV6: []}
         self.assigned = {IPV4: 0, IPV6: 0}  # distinct addresses in use, per family
         self.capacity = capacity  # (v4, v6) as MetalLB's poolCount computes them
+        # sum of the segments' ``free``: > 0 exactly when some segment has a free address
+        self.free = {fam: sum(s.free for s in segs) for fam, segs in self.segs.items()}
+        self.order = -1  # position in the allocator's list of auto-assign pools (-1: not in it)
 
     def all_segments(self) -> list[SegmentState]:
         return self.segs[IPV4] + self.segs[IPV6]

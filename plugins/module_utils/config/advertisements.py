@@ -135,3 +135,32 @@ def compatible_local_pref(a: BGPAdvertisement, b: BGPAdvertisement, pool: Pool,
     if nodes and not selected(a) & selected(b):
         return True
     return False
+
+
+class LocalPrefs:
+    """The BGP advertisements (without service selectors) accepted so far for one pool, by local
+    preference. Equal preferences are always compatible, so only the other groups are compared:
+    comparing every pair took seconds for 10,000 advertisements of one pool."""
+
+    def __init__(self) -> None:
+        self._groups: dict[int, list[tuple[int, BGPAdvertisement]]] = {}
+        self._count = 0
+
+    def conflict(self, ad: BGPAdvertisement, pool: Pool,
+                 nodes: Mapping[str, Mapping[str, str]]) -> BGPAdvertisement | None:
+        """The first advertisement (in the order added) whose local preference ``ad`` may not differ from."""
+        found: tuple[int, BGPAdvertisement] | None = None
+        for pref, group in self._groups.items():
+            if pref == ad.local_pref:
+                continue
+            for order, other in group:
+                if found is not None and order > found[0]:
+                    break
+                if not compatible_local_pref(ad, other, pool, nodes):
+                    found = (order, other)
+                    break
+        return found[1] if found is not None else None
+
+    def add(self, ad: BGPAdvertisement) -> None:
+        self._groups.setdefault(ad.local_pref, []).append((self._count, ad))
+        self._count += 1

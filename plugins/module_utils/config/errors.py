@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+from ..message_text import printable
+
 
 class ConfigError(Exception):
     def __init__(self, kind: str, name: str, field: str, message: str) -> None:
@@ -13,11 +15,12 @@ class ConfigError(Exception):
         self.kind = kind
         self.name = name
         self.field = field
-        self.message = message
+        self.message = printable(message)
 
     def __str__(self) -> str:
-        where = '%s "%s"' % (self.kind, self.name)
-        return "%s: %s: %s" % (where, self.field, self.message) if self.field else "%s: %s" % (where, self.message)
+        where = '%s "%s"' % (printable(self.kind), printable(self.name))
+        field = printable(self.field)
+        return "%s: %s: %s" % (where, field, self.message) if field else "%s: %s" % (where, self.message)
 
 
 class TransientError(ConfigError):

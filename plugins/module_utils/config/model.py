@@ -131,7 +131,7 @@ class Peer:
     connect_time: Optional[float] = None
     router_id: str = ""
     node_selectors: tuple[LabelSelector, ...] = ()
-    password: str = ""
+    password: str = field(default="", repr=False)  # never in a log line or a traceback
     password_secret: str = ""  # "namespace/name"
     bfd_profile: str = ""
     ebgp_multihop: bool = False

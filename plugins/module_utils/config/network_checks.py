@@ -40,12 +40,19 @@ def pool_clashes(pools: Mapping[str, Pool], nodes: Sequence[dict], service_cidrs
         if parsed:
             others.append((parsed[0], parsed[1], parsed[1], "node %s %s %s" % (node, kind, text), True))
     for cidr in service_cidrs:
-        seg = parse_entry(cidr)
+        try:
+            seg = parse_entry(cidr)
+        except ValueError as exc:
+            errors.append(ConfigError("option", "service_cidrs", "", str(exc)))
+            continue
         others.append((seg.family, seg.first, seg.last, "service CIDR %s" % cidr, False))
     for gateway in gateways:
         parsed = parse_ip(gateway)
-        if parsed:
-            others.append((parsed[0], parsed[1], parsed[1], "gateway %s" % gateway, False))
+        if parsed is None:  # refused, not skipped: a typo must not turn the check off unnoticed
+            errors.append(ConfigError("option", "gateways", "", 'invalid gateway "%s": not an IP address'
+                                      % gateway))
+            continue
+        others.append((parsed[0], parsed[1], parsed[1], "gateway %s" % gateway, False))
     for name in sorted(pools):
         for index, seg in enumerate(pools[name].segments):
             for family, first, last, what, is_node in others:

@@ -14,19 +14,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ..message_text import type_name as yaml_type_name
 from .durations import go_quote
 
-_TYPE_NAMES = {str: "a string", bool: "a boolean", int: "an integer", float: "a number", list: "a list",
-               dict: "an object"}
+# How a message names the type a value has where a string belongs ("got an integer").
+_ARTICLES = {"string": "a string", "bool": "a boolean", "int": "an integer", "float": "a number",
+             "list": "a list", "dict": "an object", "null": "null"}
 
 
 def type_name(value: Any) -> str:
-    if value is None:
-        return "null"
-    for kind, name in _TYPE_NAMES.items():  # bool before int: a bool is an int too
-        if isinstance(value, kind):
-            return name
-    return "a " + type(value).__name__
+    name = yaml_type_name(value)
+    return _ARTICLES.get(name, "a " + name)
 
 
 def object_name(obj: Any) -> str:

@@ -15,9 +15,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .advertisements import bgp_from_cr, check_aggregation, compatible_local_pref, l2_from_cr
+from .advertisements import LocalPrefs, bgp_from_cr, check_aggregation, l2_from_cr
 from .communities import communities_from_crs
 from .durations import go_quote
+from .duplicates import EqualObjects
 from .errors import ConfigError, TransientError
 from .legacy import LegacyConfigError, convert_configmap
 from ..addresses import parse_entry
@@ -302,36 +303,36 @@ def _parse_config(objects: Iterable[Mapping], namespace: str, bgp_type: str, ser
         if ad is not None:
             l2_ads.append(ad)
     bgp_ads = []
-    per_pool: dict[str, list] = {}
-    raw_seen: list[dict] = []
+    per_pool: dict[str, LocalPrefs] = {}
+    raw_seen = EqualObjects()
     for obj in kinds["BGPAdvertisement"]:
-        if obj in raw_seen:
+        first = raw_seen.add(obj)
+        if first is not None:
             errors.append(ConfigError("BGPAdvertisement", _name(obj), "", "duplicate definition of "
                                       "bgpadvertisements. advertisement %d and %d are equal"
-                                      % (raw_seen.index(obj) + 1, len(raw_seen) + 1)))
+                                      % (first, len(raw_seen) + 1)))
             continue
-        raw_seen.append(obj)
         ad = _attempt(errors, "BGPAdvertisement", obj, bgp_from_cr, pools, communities)
         if ad is None:
             continue
         ok = True
         for pool_name in ad.pools:
             message = check_aggregation(ad, pools[pool_name])
-            if message is None and not ad.service_selectors:
-                for other in per_pool.get(pool_name, []):
-                    if not other.service_selectors and not compatible_local_pref(ad, other, pools[pool_name], nodes):
-                        message = ("invalid local preference %d: local preferernce %d was already set for the same "
-                                   "type of BGP update. Check existing BGP advertisements with common pools and "
-                                   "aggregation lengths" % (ad.local_pref, other.local_pref))
-                        break
+            if message is None and not ad.service_selectors and pool_name in per_pool:
+                other = per_pool[pool_name].conflict(ad, pools[pool_name], nodes)
+                if other is not None:
+                    message = ("invalid local preference %d: local preferernce %d was already set for the same "
+                               "type of BGP update. Check existing BGP advertisements with common pools and "
+                               "aggregation lengths" % (ad.local_pref, other.local_pref))
             if message:
                 errors.append(ConfigError("BGPAdvertisement", ad.name, "spec", message))
                 ok = False
                 break
         if ok:
             bgp_ads.append(ad)
-            for pool_name in ad.pools:
-                per_pool.setdefault(pool_name, []).append(ad)
+            if not ad.service_selectors:
+                for pool_name in ad.pools:
+                    per_pool.setdefault(pool_name, LocalPrefs()).add(ad)
 
     unresolved = _unresolved_pools(kinds, pools)
     errors.extend(_bfd_echo_on_ipv6(pools, tuple(bgp_ads), tuple(peers), bfd))

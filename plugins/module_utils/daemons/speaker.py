@@ -103,6 +103,10 @@ def _node_relevant(node: dict | None) -> tuple:
             (meta.get("annotations") or {}).get(MEMBERSHIP_ANNOTATION), addresses)
 
 
+# Change on every datagram: kept out of the status file, which is rewritten only when it changes.
+_VOLATILE_VIEW_KEYS = frozenset({"since", "clock_offset_ms"})
+
+
 def view_settled(view: dict, node: str) -> bool:
     """A starting speaker may act on its membership ``view`` once it counts itself live and knows
     the state of every other speaker (live, or down/left; unknown or still in its stable period
@@ -544,7 +548,7 @@ class Speaker:
             membership["ready"] = bool(self.membership.ready)
             try:
                 view = self.membership.view()
-                membership["view"] = {name: {k: v for k, v in entry.items() if k != "since"}
+                membership["view"] = {name: {k: v for k, v in entry.items() if k not in _VOLATILE_VIEW_KEYS}
                                       for name, entry in sorted(view.items())}
             except Exception:  # noqa: BLE001 - stopping
                 membership["view"] = {}

@@ -21,6 +21,15 @@ except ImportError:  # pragma: no cover - reported by callers via missing_requir
     k8s_config = None
     HAS_KUBERNETES = False
 
+try:
+    import yaml
+    from urllib3.exceptions import LocationParseError
+    from urllib3.util import parse_url
+except ImportError:  # pragma: no cover - the kubernetes client depends on PyYAML and urllib3
+    yaml = None
+    LocationParseError = ValueError
+    parse_url = None
+
 ENV = {
     "kubeconfig": "K8S_AUTH_KUBECONFIG",
     "context": "K8S_AUTH_CONTEXT",
@@ -33,6 +42,28 @@ ENV = {
 
 class KubeConfigError(Exception):
     """The connection settings cannot be turned into a client."""
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _describe_load_error(path: str, exc: Exception) -> str:
+    """One line naming the file and what is wrong with it (never the client's traceback)."""
+    where = "kubeconfig %s" % path if path else "in-cluster configuration"
+    if yaml is not None and isinstance(exc, yaml.YAMLError):
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or _one_line(exc)
+        at = " (line %d, column %d)" % (mark.line + 1, mark.column + 1) if mark is not None else ""
+        return "%s: not valid YAML%s: %s" % (where, at, problem)
+    if isinstance(exc, UnicodeDecodeError):
+        return "%s: not UTF-8 text" % where
+    if isinstance(exc, OSError):
+        return "%s: cannot read: %s" % (where, exc.strerror or _one_line(exc))
+    if isinstance(exc, (TypeError, AttributeError, KeyError, IndexError)):
+        return ("%s: not a kubeconfig (apiVersion, clusters, contexts, users with the fields kubectl "
+                "expects): %s" % (where, _one_line(exc)))
+    return "%s: %s" % (where, _one_line(exc))
 
 
 def _env_bool(value: str) -> bool:
@@ -71,6 +102,7 @@ def build_api_client(
         validate_certs=validate_certs, ca_cert=ca_cert,
     )
     configuration = k8s_client.Configuration()
+    path = ""
     try:
         if opts["kubeconfig"] or not opts["host"]:
             path = opts["kubeconfig"] or os.path.expanduser("~/.kube/config")
@@ -81,9 +113,14 @@ def build_api_client(
             elif opts["kubeconfig"]:
                 raise KubeConfigError("kubeconfig %s does not exist" % path)
             elif not opts["host"]:
+                path = ""
                 k8s_config.load_incluster_config(client_configuration=configuration)
     except k8s_config.ConfigException as exc:
-        raise KubeConfigError("cannot load Kubernetes configuration: %s" % exc) from exc
+        raise KubeConfigError("cannot load Kubernetes configuration: %s" % _one_line(exc)) from exc
+    except KubeConfigError:
+        raise
+    except Exception as exc:  # the client's loader trusts the file's shape: anything can come out
+        raise KubeConfigError(_describe_load_error(path, exc)) from exc
     if opts["host"]:
         configuration.host = opts["host"]
     if opts["api_key"]:
@@ -92,4 +129,20 @@ def build_api_client(
         configuration.verify_ssl = bool(opts["validate_certs"])
     if opts["ca_cert"]:
         configuration.ssl_ca_cert = opts["ca_cert"]
+    _check_server(configuration.host, path if not opts["host"] else "")
     return k8s_client.ApiClient(configuration)
+
+
+def _check_server(url: object, path: str) -> None:
+    """Refuse a server URL the HTTP client cannot parse now, not as an endless 'API outage' later."""
+    where = "kubeconfig %s: server" % path if path else "host"
+    if parse_url is None:
+        return
+    if not isinstance(url, str) or not url.strip():
+        raise KubeConfigError("%s %r is not a URL" % (where, url))
+    try:
+        parsed = parse_url(url)
+    except (LocationParseError, ValueError) as exc:
+        raise KubeConfigError("%s %r is not a URL: %s" % (where, url, _one_line(exc))) from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise KubeConfigError("%s %r is not an http(s) URL" % (where, url))

@@ -151,7 +151,7 @@ def ip_text(text) -> str | None:
         return None
     try:
         return inet_ntop(AF_INET, inet_pton(AF_INET, text))
-    except OSError:
+    except (OSError, ValueError):  # ValueError: an embedded NUL
         pass
     try:
         packed = inet_pton(AF_INET6, text)

@@ -3,7 +3,9 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Failure detection as a pure state machine: messages and clock ticks in, messages and live-set
 changes out. No sockets, no clocks of its own: the caller passes ``now`` (monotonic seconds) and
-``wall_ms`` (epoch milliseconds), so tests drive it with a fake clock.
+``wall_ms`` (epoch milliseconds), so tests drive it with a fake clock. Nothing depends on the
+members' wall clocks agreeing: every timer runs on the receiver's monotonic clock, and the
+sender's timestamp is only reported (``clock_offset_ms`` in ``view``).
 
 Protocol (why each part exists):
 
@@ -35,8 +37,17 @@ Protocol (why each part exists):
   ``down_probe_interval`` by their would-be watchers, so a healed partition merges back.
 * **Remembered members.** The known set only changes through ``set_known`` (the API's view);
   nothing here removes a member because the API is unreachable.
-* **Replay window.** Per sender: incarnation + highest sequence + a 64-bit bitmap (IPsec style),
-  and a freshness bound on the sender's timestamp.
+* **Replay window, no timestamps (clocks).** Per sender: incarnation + highest sequence + a 64-bit bitmap
+  (IPsec style). A datagram of an older incarnation, or a sequence number already seen, is
+  refused whatever time it claims; a freshness bound on the sender's timestamp would split the
+  cluster whenever one node's clock is off (it sees only itself while the others see each other,
+  and both sides announce the same VIPs). Incarnations are compared per sender only, so they need
+  to grow across one node's restarts, not to agree between nodes: a node starts at its own clock
+  in ms. If that clock was set back across a restart, the new process starts below the old one:
+  its peers refuse it until the old one's silence makes it DOWN, and their DOWN notice makes the
+  new one refute past it (one failure timeout later than a normal restart). A receiver without
+  state for a sender (it restarted) accepts an old captured datagram once; that can only say
+  "alive" at an old incarnation, which the startup SYNC and the watchers' accusations overrule.
 """
 
 from __future__ import annotations
@@ -67,7 +78,6 @@ class DetectorConfig:
     sync_min_interval: float = 1.0
     down_probe_interval: float = 1.0
     notice_min_interval: float = 0.5
-    max_clock_skew_ms: int = 30_000  # 0 disables the freshness check
     replay_window: int = 64
 
     def __post_init__(self) -> None:
@@ -132,6 +142,7 @@ class Member:
     last_sync_sent: float = float("-inf")
     last_notice: float = float("-inf")
     accused_heard: float | None = None  # ``last_heard`` when I last accused it
+    clock_offset_ms: int = 0  # its wall clock minus mine, from its last datagram (report only)
 
 
 @dataclass
@@ -210,8 +221,11 @@ class Detector:
         self._finish(now, out)
         return out
 
-    def receive(self, msg: Message, now: float, wall_ms: int) -> Output:
-        """Apply one authenticated message (already MAC-checked by the codec)."""
+    def receive(self, msg: Message, now: float, wall_ms: int | None = None) -> Output:
+        """Apply one authenticated message (already MAC-checked by the codec).
+
+        ``wall_ms`` (this node's wall clock) only measures the sender's clock offset for ``view``.
+        """
         out = Output()
         m = self.members.get(msg.sender)
         if msg.sender == self.name:
@@ -219,10 +233,6 @@ class Detector:
             return out
         if m is None:
             out.dropped = "unknown_sender"
-            return out
-        skew = self.config.max_clock_skew_ms
-        if skew and abs(msg.sent_ms - wall_ms) > skew:
-            out.dropped = "stale"
             return out
         reason = m.window.check(msg.incarnation, msg.seq)
         if reason is not None:
@@ -233,6 +243,8 @@ class Detector:
                 self._notice(m, now, out)
             out.dropped = "replay"
             return out
+        if wall_ms is not None and msg.sent_ms:
+            m.clock_offset_ms = msg.sent_ms - wall_ms
         if self.leaving:
             return out
         if msg.kind == Kind.LEAVE:
@@ -328,7 +340,8 @@ class Detector:
                            "since": round(now - self.up_since, 3), "live": self.name in self._live}}
         for m in self.members.values():
             out[m.name] = {"state": m.state.name.lower(), "incarnation": m.incarnation,
-                           "since": round(now - m.since, 3), "live": m.name in self._live}
+                           "since": round(now - m.since, 3), "live": m.name in self._live,
+                           "clock_offset_ms": m.clock_offset_ms}
         return out
 
     def digest(self) -> bytes:

@@ -16,7 +16,7 @@ Layout, version 1 (all integers big-endian)::
     5   8  cluster id: sha256(cluster name)[:8]
     13  8  sender incarnation (ms since the epoch when it started; raised on refutation)
     21  8  sequence number (per sender process, +1 per datagram: the replay window)
-    29  8  sent at, ms since the epoch (freshness check)
+    29  8  sent at, ms since the epoch (reported as the sender's clock offset; never checked)
     37  1  sender name length n (1..253), then n bytes of UTF-8 name
     ..     body, by kind:
              HEARTBEAT  8-byte digest of the sender's view

@@ -31,6 +31,7 @@ from .transport import MembershipConfigError, UdpEndpoint
 LOG = logging.getLogger("metal_lb.membership")
 
 ChangeCallback = Callable[[frozenset], None]
+CLOCK_WARN_MS = 10_000
 
 
 class MembershipService:
@@ -62,6 +63,7 @@ class MembershipService:
         self._known_file = known_file
         self._api_spoke = False
         self._known_file_errors = 0
+        self._skew_warned: set[str] = set()
         self.changed: asyncio.Event | None = None  # set on every live-set change; callers clear it
 
     # ------------------------------------------------------------------ API
@@ -75,7 +77,8 @@ class MembershipService:
         self.changed = asyncio.Event()
         if not self._api_spoke and self._known_file:
             self._addresses = self._load_known()
-        self._endpoint = await UdpEndpoint.open(self.bind, self.keys, self.cluster, self._on_message)
+        self._endpoint = await UdpEndpoint.open(self.bind, self.keys, self.cluster, self._on_message,
+                                                self._wall)
         now = self._clock()
         self._detector = Detector(self.name, int(self._wall() * 1000), now, self.config)
         self._apply(self._detector.set_known(self._addresses, now))
@@ -137,7 +140,7 @@ class MembershipService:
         """Counters for metrics (all monotonic but ``live``/``known``/``ready``/``incarnation``).
 
         ``datagrams_sent``/``datagrams_received``/``send_errors``; ``dropped``: {reason: count}
-        for every reason in ``transport.DROP_REASONS`` (bad_mac, replay, stale, malformed, ...);
+        for every reason in ``transport.DROP_REASONS`` (bad_mac, replay, malformed, ...);
         ``no_address`` (a send to a member the API gave no address for); and the detector's
         ``accusations_sent``, ``refutations``, ``notices_sent``, ``syncs_requested``,
         ``syncs_served``, ``members_down``, ``members_left``.
@@ -228,9 +231,21 @@ class MembershipService:
         out = self._detector.receive(msg, self._clock(), int(self._wall() * 1000))
         if out.dropped:
             self._endpoint.count_drop(out.dropped)
+        else:
+            self._warn_skew(msg.sender)
         self._apply(out)
         if out.sends or out.live is not None:
             self._poke()  # deadlines may have moved (a new watch, a refutation)
+
+    def _warn_skew(self, sender: str) -> None:
+        """Once per member: membership ignores clocks, but logs, TLS and Leases do not."""
+        member = self._detector.members.get(sender) if self._detector else None
+        if member is None or abs(member.clock_offset_ms) < CLOCK_WARN_MS or sender in self._skew_warned:
+            return
+        self._skew_warned.add(sender)
+        LOG.warning("membership: %s's clock is %+.1f s off ours (membership does not depend on it; "
+                    "keep node clocks in sync with NTP for logs, certificates and leases)",
+                    sender, member.clock_offset_ms / 1000.0)
 
     def _apply(self, out: Output) -> None:
         ep = self._endpoint

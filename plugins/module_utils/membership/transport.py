@@ -26,7 +26,7 @@ LOG = logging.getLogger("metal_lb.membership")
 DEFAULT_PORT = 7946
 MIN_KEY_BYTES = 16
 DROP_REASONS = ("truncated", "bad_magic", "bad_version", "bad_mac", "wrong_cluster", "malformed",
-                "replay", "stale", "unknown_sender", "self", "internal")
+                "replay", "unknown_sender", "self", "internal")
 
 
 class MembershipConfigError(ValueError):
@@ -87,12 +87,14 @@ MessageHandler = Callable[[Message, tuple], None]
 class UdpEndpoint(asyncio.DatagramProtocol):
     """One bound UDP socket. ``on_message`` gets only authenticated messages of our cluster."""
 
-    def __init__(self, keys: Sequence[bytes], cluster: bytes, on_message: MessageHandler) -> None:
+    def __init__(self, keys: Sequence[bytes], cluster: bytes, on_message: MessageHandler,
+                 wall: Callable[[], float] = time.time) -> None:
         if not keys:
             raise MembershipConfigError("membership needs at least one key")
         self.keys = tuple(keys)
         self.cluster = cluster
         self.on_message = on_message
+        self.wall = wall  # stamps ``sent_ms``: informational, peers never check it
         self.transport: asyncio.DatagramTransport | None = None
         self.sent = 0
         self.received = 0
@@ -103,9 +105,9 @@ class UdpEndpoint(asyncio.DatagramProtocol):
 
     @classmethod
     async def open(cls, bind: tuple[str, int], keys: Sequence[bytes], cluster: bytes,
-                   on_message: MessageHandler) -> UdpEndpoint:
+                   on_message: MessageHandler, wall: Callable[[], float] = time.time) -> UdpEndpoint:
         loop = asyncio.get_running_loop()
-        endpoint = cls(keys, cluster, on_message)
+        endpoint = cls(keys, cluster, on_message, wall)
         family = socket.AF_INET6 if ":" in bind[0] else socket.AF_INET
         try:
             await loop.create_datagram_endpoint(lambda: endpoint, local_addr=bind, family=family)
@@ -155,7 +157,7 @@ class UdpEndpoint(asyncio.DatagramProtocol):
         if self.transport is None or self.transport.is_closing():
             return
         self._seq += 1
-        stamped = dataclasses.replace(msg, seq=self._seq, sent_ms=int(time.time() * 1000))
+        stamped = dataclasses.replace(msg, seq=self._seq, sent_ms=int(self.wall() * 1000))
         try:
             self.transport.sendto(encode(stamped, self.keys[0], self.cluster), addr)
             self.sent += 1

@@ -43,7 +43,7 @@ def test_none_is_everything_and_empty_list_matches_all():
 
 
 @pytest.mark.parametrize("obj, message", [
-    ("x", "spec.s: must be a label selector object, got str"),
+    ("x", "spec.s: must be a label selector object, got a string"),
     ({"matchLabelz": {}}, "spec.s: unknown field(s) matchLabelz"),
     ({"matchLabels": {"a": 1}}, 'spec.s.matchLabels["a"]: must be a string, got an integer'),
     ({"matchLabels": {"bad key": "x"}}, 'spec.s.matchLabels: Invalid value: "bad key": name part must consist of '

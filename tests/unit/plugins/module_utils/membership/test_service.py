@@ -141,10 +141,11 @@ def test_hostile_datagrams_are_dropped_counted_and_change_nothing():
                 "bad_mac": [encode(leave, b"not-the-key-0123456789", cluster)],
                 "wrong_cluster": [encode(leave, KEY, cluster_id("another-cluster"))],
                 "malformed": [signed_garbage + hmac.digest(KEY, signed_garbage, "sha256")],
-                # b's first datagram had seq 1 in this incarnation: a LEAVE with it is a replay
-                "replay": [encode(leave, KEY, cluster)],
-                "stale": [encode(Message(Kind.LEAVE, "b", b_inc, seq=10**9, sent_ms=now_ms - 3_600_000),
-                                 KEY, cluster)],
+                # b's first datagram had seq 1 in this incarnation: a LEAVE with it is a replay;
+                # so is one captured from b's previous incarnation an hour ago
+                "replay": [encode(leave, KEY, cluster),
+                           encode(Message(Kind.LEAVE, "b", b_inc - 3_600_000, seq=10**9,
+                                          sent_ms=now_ms - 3_600_000), KEY, cluster)],
                 "unknown_sender": [encode(Message(Kind.DOWN, "mallory", 1, seq=1, sent_ms=now_ms,
                                                   subject="b", subject_incarnation=b_inc), KEY, cluster)],
             }

@@ -31,6 +31,9 @@ ALLOWED_V6_SEQ = 65535
 IN_SEQ = 20
 ROUTER_HEADER = ("no bgp ebgp-requires-policy", "no bgp network import-check", "no bgp default ipv4-unicast",
                  "bgp graceful-restart preserve-fw-state")
+# bfdd's defaults (MetalLB documents the same): what an unset BFDProfile field means
+BFD_DEFAULTS = {"receive-interval": 300, "transmit-interval": 300, "detect-multiplier": 3,
+                "echo receive-interval": 50, "echo transmit-interval": 50}
 GLOBAL_HEADER = ("ip nht resolve-via-default", "ipv6 nht resolve-via-default")
 _PASSWORD = re.compile(r"(\bpassword )\S+")
 

@@ -14,7 +14,7 @@ statements and neighbors that use them. The commands hold passwords: log them th
 
 from __future__ import annotations
 
-from .frr_config import FrrConfig, Neighbor, Router, address_family, af_lines
+from .frr_config import BFD_DEFAULTS, FrrConfig, Neighbor, Router, address_family, af_lines
 from .sessions import IPV4, IPV6
 
 CONFIGURE = "configure terminal"
@@ -98,6 +98,19 @@ def _router_commands(old: Router | None, new: Router) -> list[str]:
     return [new.command, *body, "exit"]
 
 
+def _bfd_key(line: str) -> str:
+    """A bfdd profile setting without its value (``receive-interval 300`` → ``receive-interval``)."""
+    words = line.split()
+    return " ".join(words[:-1]) if len(words) > 1 and words[-1].isdigit() else line
+
+
+def _bfd_reset(line: str) -> str:
+    """bfdd (FRR 8.4) has no ``no`` form for its intervals: they are set back to the default value."""
+    key = _bfd_key(line)
+    default = BFD_DEFAULTS.get(key)
+    return "%s %d" % (key, default) if default is not None else "no " + key
+
+
 def diff(old: FrrConfig | None, new: FrrConfig) -> list[str]:
     """vtysh commands (``configure terminal`` … ``end``) that make ``old`` into ``new``; [] when equal.
     ``old`` None: FRR holds nothing of ours yet (the whole of ``new``)."""
@@ -112,8 +125,9 @@ def diff(old: FrrConfig | None, new: FrrConfig) -> list[str]:
         if before == lines:
             continue
         changes = list(lines) if before is None else [line for line in lines if line not in before]
-        if before is not None:
-            changes += ["no " + line for line in before if line not in lines]
+        if before is not None:  # a changed value is re-set; a setting that went away returns to bfdd's default
+            keys = {_bfd_key(line) for line in lines}
+            changes += [_bfd_reset(line) for line in before if _bfd_key(line) not in keys]
         bfd_block += [" profile %s" % name, *("  " + line for line in changes), " exit"]
     if bfd_block:
         cmds += ["bfd", *bfd_block, "exit"]
@@ -140,7 +154,9 @@ def diff(old: FrrConfig | None, new: FrrConfig) -> list[str]:
     cmds += ["no route-map %s %s %d" % key for key, _lines in old.route_maps if key not in new_maps]
     cmds += ["no " + _prefix_line(e) for e in old_entries if e not in new_entries]
     gone = [name for name, _lines in old.bfd_profiles if name not in new_bfd]
-    if gone:
+    if gone and not new.bfd_profiles:
+        cmds.append("no bfd")  # FRR keeps showing an empty ``bfd`` block otherwise
+    elif gone:
         cmds += ["bfd", *(" no profile %s" % name for name in gone), "exit"]
     if not cmds:
         return []

@@ -19,6 +19,9 @@ _SINGLE = re.compile(r"^(neighbor \S+ )(?:interface )?(remote-as|timers connect|
                      r"|bfd profile|local-as)\b")
 _ENTER_TOP = ("router bgp ", "route-map ", "bfd")
 # settings that are written in the negative form (FRR shows them so)
+_BFD_NEGATABLE = {"minimum-ttl", "echo-mode", "passive-mode"}
+_BFD_DEFAULT_LINES = {"receive-interval 300", "transmit-interval 300", "detect-multiplier 3",
+                      "echo receive-interval 50", "echo transmit-interval 50"}
 _NEGATIVE_SETTINGS = {"no bgp ebgp-requires-policy", "no bgp network import-check", "no bgp default ipv4-unicast"}
 
 
@@ -26,7 +29,10 @@ class OracleError(AssertionError):
     pass
 
 
-def _key(line: str):
+def _key(line: str, path: tuple = ()):
+    if path and path[0] == "bfd" and len(path) == 2:  # bfdd profile settings: one value each
+        words = line.split()
+        return ("bfd",) + tuple(words[:-1] if len(words) > 1 and words[-1].isdigit() else words)
     m = _SINGLE.match(line)
     if m:
         return (m.group(1), m.group(2))
@@ -75,16 +81,25 @@ def apply(tree: dict, commands) -> dict:
                 if not found:
                     raise OracleError("no such neighbor: %r" % rest)
                 continue
+            if path and path[0] == "bfd" and len(path) == 2:  # ``no receive-interval``: back to the default
+                if rest.split()[-1].isdigit() or rest not in _BFD_NEGATABLE:
+                    raise OracleError("bfdd has no %r" % cmd)  # FRR 8.4: "Unknown command"
+                gone = {line for line in tree[path] if _key(line, path) == _key(rest, path)}
+                if not gone:
+                    raise OracleError("no such setting in %r: %r" % (path, rest))
+                tree[path] -= gone
+                continue
             if rest not in tree[path]:
                 raise OracleError("no such line in %r: %r" % (path, rest))
             tree[path].discard(rest)
             continue
-        key = _key(cmd)
+        key = _key(cmd, path)
         if key is not None:
-            tree[path] = {line for line in tree[path] if _key(line) != key}
+            tree[path] = {line for line in tree[path] if _key(line, path) != key}
         elif cmd in tree[path]:
             raise OracleError("line already there in %r: %r" % (path, cmd))
-        tree[path].add(cmd)
+        if not (path and path[0] == "bfd" and cmd in _BFD_DEFAULT_LINES):  # FRR does not show defaults
+            tree[path].add(cmd)
     return tree
 
 

@@ -168,3 +168,14 @@ def test_diff_applied_to_old_gives_new(a, b, keep_numbers):
     new = render_model(b, old if keep_numbers else None)
     got = apply(tree_of(render_text(old)), diff(old, new))
     assert normalized(got) == normalized(tree_of(render_text(new)))
+
+
+def test_bfd_settings_go_back_to_defaults_by_value():
+    """bfdd (FRR 8.4) has no ``no receive-interval``: an unset field is set back to bfdd's default."""
+    s = replace(SESSIONS[2], bfd_profile="fast")
+    old = render_model(NodeBGP("n", (PeerRoutes(s),), (BFDProfile("fast", receive_interval=100, minimum_ttl=10),)))
+    new = render_model(NodeBGP("n", (PeerRoutes(s),), (BFDProfile("fast"),)), old)
+    assert diff(old, new) == ["configure terminal", "bfd", " profile fast", "  receive-interval 300",
+                              "  no minimum-ttl", " exit", "exit", "end"]
+    assert diff(new, render_model(NodeBGP("n", (PeerRoutes(replace(s, bfd_profile="")),)), new))[-2:] == [
+        "no bfd", "end"]

@@ -45,7 +45,7 @@ class FrrInstance:
         return subprocess.run(["ip", "netns", "exec", self.netns, *argv], capture_output=True, text=True,
                               timeout=timeout, check=False)
 
-    def start(self) -> None:
+    def start(self, listen: bool = False) -> None:
         for path in (self.run_dir, self.etc_dir):
             os.makedirs(path, exist_ok=True)
             shutil.chown(path, "frr", "frr")
@@ -53,7 +53,7 @@ class FrrInstance:
             pass
         for daemon in DAEMONS:
             pid_file = os.path.join(self.run_dir, daemon + ".pid")
-            extra = ["-p", "0"] if daemon == "bgpd" else []
+            extra = ["-p", "0"] if daemon == "bgpd" and not listen else []
             out = self._exec([os.path.join(FRR_DIR, daemon), "-N", self.name, "-d", "-f", "/dev/null",
                               "-i", pid_file, *extra])
             if out.returncode != 0:
@@ -128,15 +128,39 @@ def comparable(lines: list[str]) -> tuple[list[str], list[str]]:
 
 
 class Namespace:
+    """A namespace with lo up and 198.51.100.1/32, 2001:db8::100/128 on it; ``link_to`` joins another
+    namespace with a veth pair (198.51.100.0/24 on both ends). Deleted on exit, with its veth."""
+
     def __init__(self, name: str) -> None:
         self.name = name
+        self.created: list[str] = []
 
     def __enter__(self) -> Namespace:
-        subprocess.run(["ip", "netns", "add", self.name], check=True, timeout=20)
-        for argv in (["link", "set", "lo", "up"], ["addr", "add", "198.51.100.1/32", "dev", "lo"],
-                     ["-6", "addr", "add", "2001:db8::100/128", "dev", "lo"]):
-            subprocess.run(["ip", "-n", self.name, *argv], check=True, timeout=20)
+        try:
+            self.add(self.name)
+            for argv in (["addr", "add", "198.51.100.1/32", "dev", "lo"],
+                         ["-6", "addr", "add", "2001:db8::100/128", "dev", "lo"]):
+                subprocess.run(["ip", "-n", self.name, *argv], check=True, timeout=20)
+        except BaseException:
+            self.__exit__()
+            raise
         return self
 
+    def add(self, name: str) -> None:
+        subprocess.run(["ip", "netns", "add", name], check=True, timeout=20)
+        self.created.append(name)
+        subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True, timeout=20)
+
+    def link_to(self, other: str, mine: str, theirs: str) -> None:
+        """A second namespace ``other`` joined to this one: ``mine``/``theirs`` are 198.51.100.x/24 addresses."""
+        self.add(other)
+        subprocess.run(["ip", "-n", self.name, "link", "add", "v0", "type", "veth", "peer", "name", "v1",
+                        "netns", other], check=True, timeout=20)
+        for ns, dev, address in ((self.name, "v0", mine), (other, "v1", theirs)):
+            subprocess.run(["ip", "-n", ns, "addr", "add", address, "dev", dev], check=True, timeout=20)
+            subprocess.run(["ip", "-n", ns, "link", "set", dev, "up"], check=True, timeout=20)
+
     def __exit__(self, *exc) -> None:
-        subprocess.run(["ip", "netns", "del", self.name], check=False, timeout=20)
+        for name in reversed(self.created):
+            subprocess.run(["ip", "netns", "del", name], check=False, timeout=20)
+        self.created = []

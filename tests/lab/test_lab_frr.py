@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import replace
 
 import pytest
@@ -98,3 +99,74 @@ def test_renderings_and_diffs_on_real_frr(netns_name):
         assert sorted(table6.get("routes", {})) == ["2001:db8:1::10/128"]
     finally:
         live.stop()
+
+
+def _router_routes(router: FrrInstance) -> dict:
+    """prefix -> (local pref, standard communities, large communities) of the best path the router holds."""
+    table = json.loads(router.vtysh(["show bgp ipv4 unicast json"])).get("routes", {})
+    out = {}
+    for prefix in table:
+        detail = json.loads(router.vtysh(["show bgp ipv4 unicast %s json" % prefix]))
+        path = (detail.get("paths") or [{}])[0]
+        out[prefix] = (path.get("locPrf"), (path.get("community") or {}).get("string", ""),
+                       (path.get("largeCommunity") or {}).get("string", ""))
+    return out
+
+
+def _until(check, seconds: float = 30.0):
+    deadline = time.monotonic() + seconds
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last[0]:
+            return last[1]
+        time.sleep(0.2)
+    raise AssertionError("not reached in %ss; last: %r" % (seconds, last[1]))
+
+
+def test_a_router_receives_what_the_engine_decided(netns_name):
+    """A real FRR router (iBGP) peers with the node's FRR: it receives each prefix with the communities,
+    large communities and LOCAL_PREF decided; GRACEFUL_SHUTDOWN arrives as a community change; a removed
+    prefix is withdrawn; and none of these changes resets the session."""
+    router_ns = netns_name + "r"
+    with Namespace(netns_name + "p") as ns:
+        ns.link_to(router_ns, "198.51.100.2/24", "198.51.100.254/24")
+        node_frr, router = FrrInstance(ns.name + "n", ns.name), FrrInstance(router_ns + "r", router_ns)
+        try:
+            router.start(listen=True)
+            router.vtysh(["configure terminal", "router bgp 64500", "no bgp ebgp-requires-policy",
+                          "bgp router-id 198.51.100.254", "neighbor 198.51.100.2 remote-as 64500",
+                          "address-family ipv4 unicast", "neighbor 198.51.100.2 activate", "exit-address-family",
+                          "exit", "end"])
+            node_frr.start()
+            session = Session("tor", 64500, 64500, address="198.51.100.254", connect_time=1, hold_time=9,
+                              keepalive_time=3, router_id="198.51.100.2")
+            first = NodeBGP("node1", (PeerRoutes(session, (route("198.51.100.10/32", 150, GOLD, SILVER),
+                                                           route("198.51.100.20/32"))),))
+            model = render_model(first)
+            node_frr.vtysh(diff(None, model))
+            want = {"198.51.100.10/32": (150, "65000:100", "64500:1:2"), "198.51.100.20/32": (100, "", "")}
+            _until(lambda: (_router_routes(router) == want, _router_routes(router)))
+
+            def established() -> int:
+                n = json.loads(router.vtysh(["show bgp neighbors 198.51.100.2 json"]))["198.51.100.2"]
+                return n.get("connectionsEstablished")
+
+            assert established() == 1
+            second = NodeBGP("node1", (PeerRoutes(session, (route("198.51.100.10/32", 150, GOLD, SILVER),
+                                                            route("198.51.100.30/32", 200, GOLD))),))
+            new = render_model(second, model)
+            node_frr.vtysh(diff(model, new))
+            model = new
+            want = {"198.51.100.10/32": (150, "65000:100", "64500:1:2"), "198.51.100.30/32": (200, "65000:100", "")}
+            _until(lambda: (_router_routes(router) == want, _router_routes(router)))
+            new = render_model(graceful_shutdown(second), model)
+            node_frr.vtysh(diff(model, new))
+            _until(lambda: (all("graceful-shutdown" in v[1] for v in _router_routes(router).values()),
+                            _router_routes(router)))
+            node_frr.vtysh(diff(new, render_model(NodeBGP("node1", (PeerRoutes(session),)), new)))
+            _until(lambda: (_router_routes(router) == {}, _router_routes(router)))
+            assert established() == 1  # no change above reset the session
+        finally:
+            node_frr.stop()
+            router.stop()

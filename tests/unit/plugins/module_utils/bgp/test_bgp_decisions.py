@@ -244,3 +244,32 @@ def test_cli_bgp_type(tmp_path, capsys):
     assert cli.main(["plan", "-f", str(path), "--bgp-type", "frr"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["announcements"]["198.51.100.10"]["bgp"]["node1"]["peers"] == ["router"]
+
+
+def test_unreadable_password_secret_is_one_error_naming_the_peer_never_the_value():
+    bad = secret("auth")
+    bad["data"]["password"] = "not base64!"
+    objs = [pool(), bgpad(), node("node1"), bad, peer("r", passwordSecret={"name": "auth"}),
+            peer("other", peerAddress="198.51.100.253"), service(), endpoints()]
+    got = state(objs)
+    assert [p.session.name for p in got.peers] == ["other"]  # the other session keeps running
+    assert got.errors == ('BGPPeer "r": spec.passwordSecret: secret metallb-system/auth: the password key is not '
+                          'base64 of UTF-8 text',)
+
+
+def test_string_data_password_and_dynamic_internal_is_ibgp():
+    s = secret("auth")
+    s["stringData"] = {"password": "plain"}
+    del s["data"]
+    objs = [pool(), bgpad(localPref=7), node("node1"), s, service(), endpoints(),
+            {**peer("r"), "spec": {"myASN": 64500, "dynamicASN": "internal", "peerAddress": "198.51.100.254",
+                                   "passwordSecret": {"name": "auth"}}}]
+    got = state(objs)
+    assert got.peers[0].session.password == "plain" and got.peers[0].session.ibgp
+    assert got.peers[0].routes[0].local_pref == 7
+
+
+def test_local_asn_decides_ibgp():
+    objs = [pool(), bgpad(localPref=7), node("node1"), service(), endpoints(),
+            peer("r", myASN=64500, peerASN=64600, localASN=64600)]
+    assert state(objs).peers[0].routes[0].local_pref == 7

@@ -179,3 +179,24 @@ def test_bfd_settings_go_back_to_defaults_by_value():
                               "  no minimum-ttl", " exit", "exit", "end"]
     assert diff(new, render_model(NodeBGP("n", (PeerRoutes(replace(s, bfd_profile="")),)), new))[-2:] == [
         "no bfd", "end"]
+
+
+def test_removing_one_peer_touches_only_its_neighbor_and_policies():
+    old = render_model(state(_two_peers(service("web"), communities=["65000:1"])))
+    objs = [o for o in _two_peers(service("web"), communities=["65000:1"]) if o["metadata"]["name"] != "b"]
+    new = render_model(state(objs), old)
+    cmds = diff(old, new)
+    assert " no neighbor 198.51.100.253" in cmds
+    touched = [c for c in cmds if "198.51.100." in c and "/32" not in c.split()[-1:][0]]
+    assert all("198.51.100.253" in c for c in touched), touched
+    assert not any("198.51.100.254" in c for c in cmds)
+    # the neighbor goes before the route-map entries and prefix-lists it used
+    assert cmds.index(" no neighbor 198.51.100.253") < min(i for i, c in enumerate(cmds) if c.startswith("no "))
+
+
+def test_adding_a_peer_adds_only_its_lines():
+    objs = [o for o in _two_peers(service("web")) if o["metadata"]["name"] != "b"]
+    old = render_model(state(objs))
+    cmds = diff(old, render_model(state(_two_peers(service("web"))), old))
+    assert cmds and not any("198.51.100.254" in c for c in cmds)
+    assert not any(c.startswith("no ") or c.startswith("  network") for c in cmds)  # prefix already there

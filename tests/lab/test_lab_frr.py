@@ -32,6 +32,8 @@ IBGP = Session("tor1", 64500, 64500, address="198.51.100.254", hold_time=9, keep
 EBGP = Session("tor2", 64500, 64501, address="198.51.100.253", ebgp_multihop=True, connect_time=5,
                graceful_restart=True, router_id="198.51.100.1")
 V6 = Session("v6", 64500, 64502, address="2001:db8::1", family="ipv6", vrf="red")
+UNNUMBERED = Session("eth", 64500, 0, dynamic_asn="external", interface="lo", family="dual", graceful_restart=True)
+DUAL = Session("dual", 64500, 64600, local_asn=64650, address="198.51.100.252", family="dual", port=1790)
 
 
 def route(prefix, pref=0, *communities):
@@ -42,6 +44,8 @@ A = NodeBGP("node1", (
     PeerRoutes(IBGP, (route("198.51.100.10/32", 100, GOLD),)),
     PeerRoutes(EBGP, (route("198.51.100.10/32", 0, GOLD),)),
     PeerRoutes(V6, (route("2001:db8:1::10/128", 0, SILVER),)),
+    PeerRoutes(UNNUMBERED, (route("198.51.100.10/32", 0, GOLD), route("2001:db8:1::10/128"))),
+    PeerRoutes(DUAL, (route("198.51.100.10/32", 100), route("2001:db8:1::10/128", 100, SILVER))),
 ), (BFDProfile("fast", receive_interval=100, transmit_interval=100, detect_multiplier=3),))
 # a prefix and a community more, one password changed, the v6 session gone, BFD profile changed
 B = NodeBGP("node1", (

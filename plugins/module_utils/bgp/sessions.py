@@ -68,7 +68,7 @@ class Session:
         """LOCAL_PREF is only sent to iBGP peers (myASN == peerASN, or dynamicASN internal)."""
         if self.dynamic_asn:
             return self.dynamic_asn == INTERNAL
-        return (self.local_asn or self.my_asn) == self.peer_asn
+        return self.my_asn == self.peer_asn
 
     def carries(self, family: int) -> bool:
         """MetalLB's FRR mode: an IPv4 session gets IPv4 prefixes only, IPv6 likewise; an unnumbered
@@ -109,7 +109,12 @@ def _seconds(value: float | None) -> int | None:
 
 def resolve(peer: Peer, secrets: Mapping[str, Mapping]) -> Session:
     """``peer`` as the session FRR runs. ``secrets`` maps ``namespace/name`` to Secret objects;
-    SessionError (naming BGPPeer/field, never the value) when the password cannot be read."""
+    SessionError (naming BGPPeer/field, never the value) when the password cannot be read or FRR would
+    refuse the session."""
+    if peer.local_asn and (peer.local_asn == peer.peer_asn or peer.my_asn == peer.peer_asn
+                           or peer.dynamic_asn == INTERNAL):
+        raise SessionError('BGPPeer "%s": spec.localASN: FRR accepts localASN only on an eBGP session and '
+                           'different from peerASN' % peer.name)
     password = peer.password
     if peer.password_secret:
         secret = secrets.get(peer.password_secret)

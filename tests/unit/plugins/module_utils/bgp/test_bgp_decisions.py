@@ -269,7 +269,12 @@ def test_string_data_password_and_dynamic_internal_is_ibgp():
     assert got.peers[0].routes[0].local_pref == 7
 
 
-def test_local_asn_decides_ibgp():
+def test_local_asn_is_for_ebgp_only():
+    """FRR refuses ``local-as`` on iBGP sessions and equal to the remote AS: one error naming the peer."""
     objs = [pool(), bgpad(localPref=7), node("node1"), service(), endpoints(),
-            peer("r", myASN=64500, peerASN=64600, localASN=64600)]
-    assert state(objs).peers[0].routes[0].local_pref == 7
+            peer("ok", myASN=64500, peerASN=64600, localASN=64650),
+            peer("same", peerAddress="198.51.100.253", myASN=64500, peerASN=64600, localASN=64600),
+            peer("ibgp", peerAddress="198.51.100.252", myASN=64500, peerASN=64500, localASN=64650)]
+    got = state(objs)
+    assert [p.session.name for p in got.peers] == ["ok"] and got.peers[0].routes[0].local_pref == 0
+    assert sorted(e.split(":")[0] for e in got.errors) == ['BGPPeer "ibgp"', 'BGPPeer "same"']

@@ -83,7 +83,7 @@ def should_announce(config: Config, pool: str, service: Mapping, node_name: str,
     ads = ads_for_service(config, pool, node, service)
     if not ads:
         return NO_MATCHING_ADVERTISEMENT, []
-    labels = {name: _labels(obj) for name, obj in nodes.items()}
+    labels = {name: _labels(obj) for name, obj in nodes.items()} if len(ads) > 1 else {}
     for i, a in enumerate(ads):
         for b in ads[i + 1:]:
             if not compatible_local_pref(a, b, config.pools[pool], labels):

@@ -138,19 +138,33 @@ def graceful_shutdown(state: NodeBGP) -> NodeBGP:
     return replace(state, peers=peers)
 
 
-def ip_view(state: NodeBGP, ip: str) -> dict:
+def routes_by_prefix(state: NodeBGP) -> dict[str, list[tuple[str, Route]]]:
+    """prefix -> [(session name, route)] in session order: ``ip_view``'s index."""
+    index: dict[str, list[tuple[str, Route]]] = {}
+    for p in state.peers:
+        for r in p.routes:
+            index.setdefault(r.prefix, []).append((p.session.name, r))
+    return index
+
+
+def ip_view(state: NodeBGP, ip: str, index: Mapping[str, list[tuple[str, Route]]] | None = None) -> dict:
     """One LB IP on one node, as the planner shows it: the peers, prefixes, communities (standard and
-    large, as text) and LOCAL_PREF it sends, or ``{"reason": ...}``."""
+    large, as text) and LOCAL_PREF it sends, or ``{"reason": ...}``. ``index``: ``routes_by_prefix(state)``,
+    for many IPs of one state."""
     prefixes = state.ip_prefixes.get(ip)
     if prefixes is None:
         return {"reason": state.ip_reasons.get(ip, NO_PEERS)}
+    if index is None:
+        index = routes_by_prefix(state)
+    by_peer: dict[str, list[Route]] = {}
+    for prefix in prefixes:
+        for name, r in index.get(prefix, ()):
+            by_peer.setdefault(name, []).append(r)
+    order = [p.session.name for p in state.peers]
     peers, communities, large, local_pref = [], set(), set(), 0
-    for p in state.peers:
-        routes = [r for r in p.routes if r.prefix in prefixes]
-        if not routes:
-            continue
-        peers.append(p.session.name)
-        for r in routes:
+    for name in sorted(by_peer, key=order.index):
+        peers.append(name)
+        for r in by_peer[name]:
             communities.update(c for c in r.communities if not c.large)
             large.update(c for c in r.communities if c.large)
             local_pref = max(local_pref, r.local_pref)

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 
 from ..config.model import Config
 from ..layer2.election import Balancer, slices_by_service
-from .node_state import ip_view, node_bgp
+from .node_state import ip_view, node_bgp, routes_by_prefix
 from .sessions import secrets_by_name
 
 
@@ -36,8 +36,9 @@ def bgp_announcements(config: Config, objects: Sequence[Mapping], balancers: Seq
         state = node_bgp(config, name, nodes, balancers, slices, secrets, ignore_exclude_lb=ignore_exclude_lb,
                          by_service=by_service)
         errors.extend(e for e in state.errors if e not in errors)
+        index = routes_by_prefix(state)
         for ip in sorted(set(state.ip_prefixes) | set(state.ip_reasons)):
-            view = ip_view(state, ip)
+            view = ip_view(state, ip, index)
             key = repr(sorted(view.items()))
             out.setdefault(ip, {})[name] = shared.setdefault(key, view)
     return out, errors

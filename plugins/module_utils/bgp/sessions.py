@@ -163,7 +163,26 @@ def node_sessions(config: Config, node_labels: Mapping[str, str] | None,
         if not any_matches(peer.node_selectors, node_labels):
             continue
         try:
-            sessions.append(resolve(peer, secrets))
+            session = resolve(peer, secrets)
+            _fits(session, sessions)
+            sessions.append(session)
         except SessionError as exc:
             errors.append(str(exc))
     return tuple(sessions), tuple(errors)
+
+
+def _fits(session: Session, others: list[Session]) -> None:
+    """FRR runs one BGP router per VRF: the sessions of a node must agree on myASN per VRF and on the
+    router ID, and name a neighbor once (MetalLB's FRR mode validates the same across nodes)."""
+    for other in others:
+        if other.vrf != session.vrf:
+            continue
+        if other.my_asn != session.my_asn:
+            raise SessionError('BGPPeer "%s": spec.myASN: %d differs from %d of BGPPeer "%s" in the same VRF on '
+                               'this node' % (session.name, session.my_asn, other.my_asn, other.name))
+        if other.peer == session.peer:
+            raise SessionError('BGPPeer "%s": spec.peerAddress: %s is already the neighbor of BGPPeer "%s" on this '
+                               'node' % (session.name, session.peer, other.name))
+        if other.router_id and session.router_id and other.router_id != session.router_id:
+            raise SessionError('BGPPeer "%s": spec.routerID: %s differs from %s of BGPPeer "%s" on this node'
+                               % (session.name, session.router_id, other.router_id, other.name))

@@ -278,3 +278,18 @@ def test_local_asn_is_for_ebgp_only():
     got = state(objs)
     assert [p.session.name for p in got.peers] == ["ok"] and got.peers[0].routes[0].local_pref == 0
     assert sorted(e.split(":")[0] for e in got.errors) == ['BGPPeer "ibgp"', 'BGPPeer "same"']
+
+
+def test_sessions_that_cannot_share_one_frr_router_are_refused_one_by_one():
+    """Parsed without the FRR cross-checks, a node still never gets two routers for one VRF."""
+    objs = [pool(), bgpad(), node("node1"), service(), endpoints(), peer("a"),
+            peer("b", peerAddress="198.51.100.253", myASN=64999), peer("c", peerAddress="198.51.100.254"),
+            peer("d", peerAddress="198.51.100.252", myASN=64999, vrf="red")]
+    parsed = parse_config(objs, bgp_type="")  # MetalLB: an unknown type skips the mode validation
+    assert parsed.errors == []
+    nodes = {"node1": objs[2]}
+    from ansible_collections.metal.lb.plugins.module_utils.bgp.node_state import node_bgp as run
+
+    got = run(parsed.config, "node1", nodes, [], [], {})
+    assert [p.session.name for p in got.peers] == ["a", "d"]
+    assert [e.split(":")[1].strip() for e in got.errors] == ["spec.myASN", "spec.peerAddress"]

@@ -6,6 +6,6 @@
 ``sessions`` resolves the BGPPeers that run on a node (every field, defaults, the password);
 ``announce`` is MetalLB's ``ShouldAnnounce`` and the prefixes of one service; ``node_state`` puts
 every service together into what one node sends to each peer (the speaker's and the planner's one
-function); ``frr_config`` renders that as FRR configuration and ``frr_diff`` turns two renderings
-into the few vtysh commands that change only what changed.
+function; ``planned`` is the planner's view of it); ``frr_config`` renders that as FRR configuration
+and ``frr_diff`` turns two renderings into the few vtysh commands that change only what changed.
 """

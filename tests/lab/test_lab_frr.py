@@ -18,8 +18,8 @@ from frr_instance import FrrInstance, Namespace, comparable, missing
 
 from ansible_collections.metal.lb.plugins.module_utils.bgp.frr_config import render_model, render_text
 from ansible_collections.metal.lb.plugins.module_utils.bgp.frr_diff import diff
-from ansible_collections.metal.lb.plugins.module_utils.bgp.node_state import (NodeBGP, PeerRoutes, Route,
-                                                                                graceful_shutdown)
+from ansible_collections.metal.lb.plugins.module_utils.bgp.node_state import (
+    NodeBGP, PeerRoutes, Route, graceful_shutdown)
 from ansible_collections.metal.lb.plugins.module_utils.bgp.sessions import Session
 from ansible_collections.metal.lb.plugins.module_utils.config.model import BFDProfile, Community
 

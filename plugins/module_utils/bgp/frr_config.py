@@ -212,8 +212,8 @@ def render_model(state: NodeBGP, previous: FrrConfig | None = None) -> FrrConfig
         built.append(Router(r["asn"], vrf, header, tuple(sorted(r["neighbors"], key=lambda n: n.peer)), networks))
     return FrrConfig(prefix_lists=tuple(sorted(prefix_lists.items())), route_maps=tuple(sorted(route_maps.items())),
                      routers=tuple(built),
-                     bfd_profiles=tuple((p.name, bfd_lines(p)) for p in sorted(state.bfd_profiles,
-                                                                                 key=lambda p: p.name)))
+                     bfd_profiles=tuple((p.name, bfd_lines(p))
+                                        for p in sorted(state.bfd_profiles, key=lambda p: p.name)))
 
 
 def address_family(family: str) -> str:

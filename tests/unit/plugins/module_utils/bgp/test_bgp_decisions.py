@@ -14,8 +14,8 @@ from bgp_objects import bfd, bgpad, community, endpoints, node, peer, pool, secr
 
 from ansible_collections.metal.lb.plugins.module_utils import planner
 from ansible_collections.metal.lb.plugins.module_utils.bgp import announce as A
-from ansible_collections.metal.lb.plugins.module_utils.bgp.node_state import (GRACEFUL_SHUTDOWN, NO_PEERS,
-                                                                                graceful_shutdown, node_bgp)
+from ansible_collections.metal.lb.plugins.module_utils.bgp.node_state import (
+    GRACEFUL_SHUTDOWN, NO_PEERS, graceful_shutdown, node_bgp)
 from ansible_collections.metal.lb.plugins.module_utils.bgp.sessions import MASK, DUAL, IPV6, secrets_by_name
 from ansible_collections.metal.lb.plugins.module_utils.config.parse import parse_config
 from ansible_collections.metal.lb.plugins.module_utils.layer2.election import Balancer

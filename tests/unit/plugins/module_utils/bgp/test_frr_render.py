@@ -18,8 +18,8 @@ from test_bgp_decisions import state
 
 from ansible_collections.metal.lb.plugins.module_utils.bgp.frr_config import redact, render_model, render_text
 from ansible_collections.metal.lb.plugins.module_utils.bgp.frr_diff import diff
-from ansible_collections.metal.lb.plugins.module_utils.bgp.node_state import (NodeBGP, PeerRoutes, Route,
-                                                                                graceful_shutdown)
+from ansible_collections.metal.lb.plugins.module_utils.bgp.node_state import (
+    NodeBGP, PeerRoutes, Route, graceful_shutdown)
 from ansible_collections.metal.lb.plugins.module_utils.bgp.sessions import Session
 from ansible_collections.metal.lb.plugins.module_utils.config.model import BFDProfile, Community
 
@@ -29,8 +29,8 @@ SCENARIOS = {
     "single_ibgp": [pool(), bgpad(localPref=100), peer(myASN=64500, peerASN=64500, holdTime="90s"),
                     node("node1"), service(), endpoints()],
     "ebgp_multihop_password_bfd": [
-        pool(), bgpad(communities=["65000:100", "large:64500:1:1"]), bfd("fast", receiveInterval=100,
-                                                                        transmitInterval=100, detectMultiplier=3),
+        pool(), bgpad(communities=["65000:100", "large:64500:1:1"]),
+        bfd("fast", receiveInterval=100, transmitInterval=100, detectMultiplier=3),
         secret("auth", "s3cret"),
         peer(ebgpMultiHop=True, passwordSecret={"name": "auth"}, sourceAddress="198.51.100.1",
              routerID="198.51.100.1", bfdProfile="fast", connectTime="5s", keepaliveTime="3s", holdTime="9s",
@@ -136,8 +136,7 @@ SESSIONS = [
     Session("d", 64500, 0, dynamic_asn="external", interface="eth1", family="dual", graceful_restart=True),
     Session("e", 64500, 64501, address="198.51.100.252", vrf="red", ebgp_multihop=True, source_address="198.51.100.1"),
 ]
-PREFIXES = ["198.51.100.%d/32" % i for i in range(1, 6)] + ["198.51.100.0/24", "2001:db8:1::1/128",
-                                                             "2001:db8:1::/120"]
+PREFIXES = ["198.51.100.%d/32" % i for i in range(1, 6)] + ["198.51.100.0/24", "2001:db8:1::1/128", "2001:db8:1::/120"]
 COMMUNITIES = [Community(False, (65000, 1)), Community(False, (65535, 0)), Community(True, (64500, 1, 2))]
 
 routes = st.builds(lambda prefix, pref, comms: Route(prefix, 6 if ":" in prefix else 4, pref,

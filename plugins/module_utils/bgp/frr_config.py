@@ -35,7 +35,7 @@ ROUTER_HEADER = ("no bgp ebgp-requires-policy", "no bgp network import-check", "
 BFD_DEFAULTS = {"receive-interval": 300, "transmit-interval": 300, "detect-multiplier": 3,
                 "echo receive-interval": 50, "echo transmit-interval": 50}
 GLOBAL_HEADER = ("ip nht resolve-via-default", "ipv6 nht resolve-via-default")
-_PASSWORD = re.compile(r"(\bpassword )\S+")
+_PASSWORD = re.compile(r"(\bpassword ).*$", re.MULTILINE)
 
 
 def redact(text: str) -> str:

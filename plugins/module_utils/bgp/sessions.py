@@ -126,6 +126,10 @@ def resolve(peer: Peer, secrets: Mapping[str, Mapping]) -> Session:
         except SessionError as exc:
             raise SessionError('BGPPeer "%s": spec.passwordSecret: secret %s: %s'
                                % (peer.name, peer.password_secret, exc)) from exc
+    if any(c.isspace() or not c.isprintable() for c in password):
+        field_name = "spec.passwordSecret" if peer.password_secret else "spec.password"
+        raise SessionError('BGPPeer "%s": %s: the password has a blank or control character, which FRR cannot '
+                           'take' % (peer.name, field_name))
     if peer.interface or peer.dual_stack_address_family:
         family = DUAL
     else:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from bgp_objects import bfd, bgpad, community, endpoints, node, peer, pool, secret, service
 
 from ansible_collections.metal.lb.plugins.module_utils import planner
@@ -293,3 +295,26 @@ def test_sessions_that_cannot_share_one_frr_router_are_refused_one_by_one():
     got = run(parsed.config, "node1", nodes, [], [], {})
     assert [p.session.name for p in got.peers] == ["a", "d"]
     assert [e.split(":")[1].strip() for e in got.errors] == ["spec.myASN", "spec.peerAddress"]
+
+
+def test_password_frr_cannot_take_is_refused_without_showing_it():
+    objs = [pool(), bgpad(), node("node1"), service(), endpoints(), peer("r", password="two words")]
+    got = state(objs)
+    assert got.peers == () and "two words" not in " ".join(got.errors)
+    assert got.errors == ('BGPPeer "r": spec.password: the password has a blank or control character, which FRR '
+                          'cannot take',)
+
+
+SHARED = [pool(addresses=("198.51.100.0/24",)), community(gold="large:64500:1:2"),
+          bgpad("a", aggregationLength=24, communities=["gold"], localPref=10),
+          bgpad("b", communities=["65000:1"], peers=["x"]),
+          peer("x", myASN=64500, peerASN=64500), peer("y", peerAddress="198.51.100.253"), node("node1"),
+          *(service("s%d" % i, ips=("198.51.100.%d" % (10 + i),), labels={"i": str(i)}) for i in range(5)),
+          *(endpoints("s%d" % i) for i in range(5))]
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.permutations(range(5)))
+def test_the_order_services_arrive_in_changes_nothing(order):
+    services = [o for o in SHARED if o["kind"] == "Service"]
+    assert state(SHARED, services=[services[i] for i in order]) == state(SHARED, services=services)

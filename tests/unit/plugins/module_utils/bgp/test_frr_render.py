@@ -199,3 +199,8 @@ def test_adding_a_peer_adds_only_its_lines():
     cmds = diff(old, render_model(state(_two_peers(service("web"))), old))
     assert cmds and not any("198.51.100.254" in c for c in cmds)
     assert not any(c.startswith("no ") or c.startswith("  network") for c in cmds)  # prefix already there
+
+
+def test_redact_masks_to_the_end_of_the_line():
+    assert redact("neighbor 198.51.100.1 password a b\nneighbor 198.51.100.1 port 179") == (
+        "neighbor 198.51.100.1 password ********\nneighbor 198.51.100.1 port 179")

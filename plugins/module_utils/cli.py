@@ -111,7 +111,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
     result = plan(read_files(args.files), lb_class=args.lb_class, namespace=args.namespace,
                   service_cidrs=args.service_cidrs, gateways=args.gateways,
-                  allow_node_ip_pools=args.allow_node_ip_pools, members=args.members)
+                  allow_node_ip_pools=args.allow_node_ip_pools, members=args.members, bgp_type=args.bgp_type)
     if args.output == "table":
         out(_plan_table(result))
     else:
@@ -221,6 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--members", type=_members, default=None, metavar="NODE[,NODE...]",
                    help="the nodes whose speakers are alive, for the layer-2 announcements "
                         "(default: every Node in the input)")
+    p.add_argument("--bgp-type", choices=["native", "frr", "frr-k8s"], default="native",
+                   help="validate BGP objects as MetalLB's native or FRR mode does (metal.lb speaks BGP as FRR "
+                        "mode; default: native, MetalLB's default)")
     p.set_defaults(func=cmd_plan)
     p = sub.add_parser("validate", help="check the metallb.io configuration only")
     _add_input(p)

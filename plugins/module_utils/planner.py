@@ -21,6 +21,7 @@ from collections.abc import Iterable, Sequence
 
 from .addresses import pool_capacity
 from .allocator.allocator import Allocator
+from .bgp.planned import bgp_announcements
 from .config.object_meta import meta_problem, object_name
 from .config.parse import parse_config
 from .converge import ASSIGNED, iter_reprocess_all, no_cyclic_gc
@@ -83,6 +84,11 @@ def _plan(objects: Iterable[dict], lb_class: str, namespace: str, service_cidrs:
     out["services"] = {key: entries[key] for key in sorted(entries)}
     del entries
     out["announcements"] = announcements(config, objects, balancers, members)
+    if config.bgp_advertisements or config.peers:
+        bgp, bgp_errors = bgp_announcements(config, objects, balancers, _nodes(objects), namespace=namespace)
+        out["errors"].extend(bgp_errors)
+        for ip, entry in out["announcements"].items():  # entries are shared: a new dict per IP
+            out["announcements"][ip] = dict(entry, bgp=bgp.get(ip, {}))
     return out
 
 
@@ -110,15 +116,20 @@ def services_read(objects: list[dict], errors: list[str], warnings: list[str]) -
     return services
 
 
+def _nodes(objects: list[dict]) -> dict[str, dict]:
+    nodes = {}
+    for obj in objects:
+        name = object_name(obj) if obj.get("kind") == "Node" else None
+        if name:
+            nodes[name] = obj
+    return nodes
+
+
 def announcements(config, objects: list[dict], balancers: list[Balancer], members: Sequence[str] | None) -> dict:
     """Who announces each planned LB IP in layer 2, or why nobody does (``layer2.election``, the
     speaker's own function), for the assigned LoadBalancer Services ``balancers``. Every Node in
     ``objects`` is a live member unless ``members``. Equal decisions share one entry."""
-    nodes = {}
-    for obj in objects:
-        name = (obj.get("metadata") or {}).get("name") if obj.get("kind") == "Node" else None
-        if isinstance(name, str) and name:
-            nodes[name] = obj
+    nodes = _nodes(objects)
     slices = [obj for obj in objects if obj.get("kind") == "EndpointSlice"]
     decisions = elect_all(config, balancers, nodes, slices, None if members is None else list(members))
     shared: dict = {}  # decision -> its entry (elect_all returns one object per distinct decision)

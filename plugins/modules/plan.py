@@ -143,6 +143,16 @@ announcements:
         reason:
           description: V(null) when a node announces, else why none does.
           type: str
+    bgp:
+      description:
+        - Only when the configuration has a C(BGPPeer) or C(BGPAdvertisement). Keyed by node name, what the node
+          sends for the IP over BGP, computed with the same function the speakers run.
+        - Either C(peers), C(prefixes), C(communities), C(large_communities) and C(local_pref) (sent to iBGP
+          peers only, V(null) when none), or C(reason) with MetalLB's reason names, for example
+          C(noLocalEndpoints), C(noEndpoints), C(notOwner), C(nodeNetworkUnavailable), or C(noPeers) (no session
+          of the node carries the prefix).
+      type: dict
+      returned: when the configuration has BGP objects
 pools:
   description: Per pool (keyed by name), how many addresses it has, how many the plan uses and how many are left.
   returned: success

@@ -147,10 +147,11 @@ notes:
   elements: str
   sample: []
 version:
-  description: The API server version, and whether metal.lb supports it.
+  description:
+    - The API server version (C(server), major.minor from its C(/version)), and whether metal.lb supports it.
   returned: when the version check ran
   type: dict
-  sample: {git_version: v1.31.2, supported: true, minimum: "1.29"}
+  sample: {git_version: v1.31.2, server: "1.31", supported: true, minimum: "1.29"}
 service_cidrs:
   description: The Service CIDRs the pools were checked against.
   returned: when the pools check ran
@@ -200,7 +201,11 @@ from ansible_collections.metal.lb.plugins.module_utils.kube.module_auth import (
 from ansible_collections.metal.lb.plugins.module_utils.kube.preflight_facts import read_facts
 from ansible_collections.metal.lb.plugins.module_utils.kube.snapshot import cluster_objects
 from ansible_collections.metal.lb.plugins.module_utils.preflight import service_cidrs as cidr_sources
-from ansible_collections.metal.lb.plugins.module_utils.preflight.api_version import MINIMUM, version_problem
+from ansible_collections.metal.lb.plugins.module_utils.preflight.api_version import (
+    MINIMUM,
+    server_version,
+    version_problem,
+)
 from ansible_collections.metal.lb.plugins.module_utils.preflight.other_load_balancers import (
     describe,
     other_load_balancers,
@@ -274,8 +279,9 @@ def evaluate(params: dict, facts: dict, cluster: list[dict]) -> tuple[dict, list
     if "version" in params["checks"]:
         info = facts.get("version") or {}
         problem = version_problem(info)
-        result["version"] = {"git_version": info.get("gitVersion"), "supported": problem is None,
-                             "minimum": "%d.%d" % MINIMUM}
+        found = server_version(info)
+        result["version"] = {"git_version": info.get("gitVersion"), "server": "%d.%d" % found if found else None,
+                             "supported": problem is None, "minimum": "%d.%d" % MINIMUM}
         if problem:
             problems.append(problem)
     if "pools" in params["checks"]:

@@ -14,8 +14,8 @@ description:
   - Read-only checks, through the Kubernetes API, of what would make metal.lb fail or fight with
     something else. The task fails with one message that says what was found and what to do.
   - B(Other load balancers.) K3s ServiceLB, MetalLB, kube-vip in services mode (and the kube-vip cloud
-    provider), Cilium LB-IPAM and OpenELB are found from objects only they create (see the module's
-    C(other_load_balancers) engine and the preflight documentation for the exact signals). Any of them makes
+    provider), Cilium LB-IPAM and OpenELB are found from objects only they create (C(docs/preflight.md)
+    lists the exact signals). Any of them makes
     the task fail unless O(allow_other_load_balancers=true). Signs that one could start competing later
     (a K3s server that does not disable ServiceLB, the Cilium pool CRD without pools, kube-vip in
     control-plane mode only) are reported in RV(notes) and do not fail.
@@ -26,8 +26,8 @@ description:
     cluster's Nodes and the Service CIDRs (O(service_cidrs), else the cluster's C(ServiceCIDR) objects,
     else C(networking.serviceSubnet) of kubeadm's C(kube-system/kubeadm-config)). A pool that contains a
     node address, overlaps a Service CIDR or another pool, or is otherwise invalid fails the task.
-  - The membership port (7946) between nodes cannot be checked through the API; the M(metal.lb.preflight)
-    role's node checks cover it on the nodes themselves.
+  - The membership port (7946) cannot be checked through the API; the C(metal.lb.preflight) role checks on
+    every node that it is free or held by metal.lb. Its reachability between nodes is not checked.
   - Reads it may not do (403) are listed in RV(unreadable) and the check goes on with the rest.
 author:
   - metal.lb contributors (@metal-lb)

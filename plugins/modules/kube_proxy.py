@@ -15,9 +15,10 @@ description:
     the kernel's default ARP settings every node then answers ARP requests for every VIP, and a layer-2
     load balancer cannot decide which node receives the traffic. kube-proxy's C(ipvs.strictARP) setting
     stops that (C(arp_ignore=1), C(arp_announce=2)); MetalLB documents it as required in IPVS mode.
-  - Reads the C(config.conf) key of the C(kube-proxy) ConfigMap (O(kube_proxy_namespace)/O(configmap))
-    through the API. Only when its C(mode) is C(ipvs) it sets C(ipvs.strictARP) to C(true). Any other
-    mode (C(iptables), C(nftables), unset) is left alone and RV(msg) says that strictARP does not apply.
+  - Reads the C(config.conf) entry (O(config_entry)) of the C(kube-proxy) ConfigMap
+    (O(kube_proxy_namespace)/O(configmap)) through the API. Only when its C(mode) is C(ipvs) it sets
+    C(ipvs.strictARP) to C(true). Any other mode (C(iptables), C(nftables), unset) is left alone and
+    RV(msg) says that strictARP does not apply.
   - The edit is a targeted text edit of the one C(strictARP) value (or one inserted line); every other
     byte of C(config.conf) stays, comments and key order included. The result is parsed again and
     compared with the original; a C(config.conf) that is not parseable YAML, or an edit that would
@@ -57,8 +58,8 @@ options:
     description: Name of kube-proxy's ConfigMap (kubeadm and Kubespray name it C(kube-proxy)).
     type: str
     default: kube-proxy
-  config_key:
-    description: The key of the ConfigMap that holds the C(KubeProxyConfiguration).
+  config_entry:
+    description: The entry (data key) of the ConfigMap that holds the C(KubeProxyConfiguration).
     type: str
     default: config.conf
   pod_selector:
@@ -160,7 +161,7 @@ from ansible_collections.metal.lb.plugins.module_utils.strict_arp import (
 ARGUMENT_SPEC = argument_spec(
     kube_proxy_namespace=dict(type="str", default="kube-system"),
     configmap=dict(type="str", default="kube-proxy"),
-    config_key=dict(type="str", default="config.conf"),
+    config_entry=dict(type="str", default="config.conf"),
     pod_selector=dict(type="str", default="k8s-app=kube-proxy"),
     restart_pods=dict(type="bool", default=True),
     allow_missing=dict(type="bool", default=False),
@@ -194,7 +195,7 @@ def main() -> None:
 
 def run(module: AnsibleModule, api_client, where: str) -> None:
     params = module.params
-    namespace, name, key = params["kube_proxy_namespace"], params["configmap"], params["config_key"]
+    namespace, name, key = params["kube_proxy_namespace"], params["configmap"], params["config_entry"]
     try:
         configmap = read_configmap(api_client, namespace, name)
     except Exception as exc:  # pylint: disable=broad-exception-caught  # API and network errors alike
@@ -209,8 +210,8 @@ def run(module: AnsibleModule, api_client, where: str) -> None:
         module.fail_json(msg=msg, configmap=where)
     data = configmap.get("data") or {}
     if key not in data:
-        module.fail_json(msg="ConfigMap %s: data.%s: missing (keys: %s)" % (where, key, ", ".join(sorted(data))
-                                                                           or "none"), configmap=where)
+        keys = ", ".join(sorted(data)) or "none"
+        module.fail_json(msg="ConfigMap %s: data.%s: missing (keys: %s)" % (where, key, keys), configmap=where)
     before = data[key]
     try:
         result = ensure_strict_arp(before)

@@ -98,7 +98,7 @@ def _containers(obj: Mapping) -> list[Mapping]:
 
 def _image_name(container: Mapping) -> str:
     """``ghcr.io/kube-vip/kube-vip:v0.8.0@sha256:..`` → ``kube-vip`` (the last path element)."""
-    image = str(container.get("image") or "").split("@")[0]
+    image = str(container.get("image") or "").split("@", maxsplit=1)[0]
     last = image.rsplit("/", 1)[-1]
     return last.split(":")[0]
 

@@ -168,7 +168,7 @@ def variants(draw):
     lines = text.splitlines()
     out = []
     for line in lines:
-        for _ in range(draw(st.integers(0, 1))):
+        for _index in range(draw(st.integers(0, 1))):
             out.append(draw(st.sampled_from(["", " " * draw(st.integers(0, 6)) + draw(COMMENT)])))
         if draw(st.integers(0, 4)) == 0 and not line.rstrip().endswith(("|", ">", "|-", ">-")):
             line += "  " + draw(COMMENT)

@@ -38,10 +38,10 @@ def test_a_clean_cluster_and_good_pools_pass():
 
 
 def test_another_load_balancer_fails_unless_allowed():
-    _, problems, warnings = preflight_module.evaluate(params(checks=["load_balancers"]),
-                                                      facts(daemonsets=[SVCLB]), [])
-    assert len(problems) == 1 and "K3s ServiceLB" in problems[0] and "--disable=servicelb" in problems[0]
-    assert warnings == []
+    result, problems, warnings = preflight_module.evaluate(params(checks=["load_balancers"]),
+                                                           facts(daemonsets=[SVCLB]), [])
+    assert result["load_balancers"] and len(problems) == 1 and warnings == []
+    assert "K3s ServiceLB" in problems[0] and "--disable=servicelb" in problems[0]
     result, problems, warnings = preflight_module.evaluate(
         params(checks=["load_balancers"], allow_other_load_balancers=True), facts(daemonsets=[SVCLB]), [])
     assert problems == [] and len(warnings) == 1 and "continuing" in warnings[0]
@@ -49,15 +49,15 @@ def test_another_load_balancer_fails_unless_allowed():
 
 
 def test_old_api_server_fails():
-    result, problems, _ = preflight_module.evaluate(
+    result, problems, warnings = preflight_module.evaluate(
         params(checks=["version"]), facts(version={"major": "1", "minor": "27", "gitVersion": "v1.27.3"}), [])
-    assert result["version"]["supported"] is False and "v1.27.3" in problems[0]
+    assert result["version"]["supported"] is False and "v1.27.3" in problems[0] and warnings == []
 
 
 def test_pools_on_a_node_or_the_service_cidr_fail_through_the_config_engine():
     pools = [{"name": "nodes", "addresses": ["198.51.100.0/28"]}, {"name": "svc", "addresses": ["203.0.113.8/29"]}]
-    result, problems, _ = preflight_module.evaluate(params(checks=["pools"], pools=pools), facts(), [NODE])
-    assert len(result["pool_errors"]) == 2 and len(problems) == 1
+    result, problems, warnings = preflight_module.evaluate(params(checks=["pools"], pools=pools), facts(), [NODE])
+    assert len(result["pool_errors"]) == 2 and len(problems) == 1 and warnings == []
     assert "node node1 InternalIP 198.51.100.5" in result["pool_errors"][0]
     assert "service CIDR 203.0.113.0/24" in result["pool_errors"][1]
 
@@ -65,14 +65,15 @@ def test_pools_on_a_node_or_the_service_cidr_fail_through_the_config_engine():
 def test_cluster_pools_are_checked_when_none_are_given_and_unknown_cidrs_are_a_note():
     cluster = [NODE, {"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool",
                       "metadata": {"name": "live", "namespace": NS}, "spec": {"addresses": ["203.0.113.0/28"]}}]
-    result, problems, _ = preflight_module.evaluate(params(checks=["pools"]),
+    result, problems, warnings = preflight_module.evaluate(params(checks=["pools"]),
                                                     facts(service_cidr_objects=[]), cluster)
-    assert problems == [] and result["pools_source"] == "cluster" and result["service_cidrs_source"] == "unknown"
+    assert problems == [] and warnings == []
+    assert result["pools_source"] == "cluster" and result["service_cidrs_source"] == "unknown"
     assert any("pass service_cidrs" in note for note in result["notes"])
 
 
 def test_invalid_given_pools_name_the_object():
-    result, problems, _ = preflight_module.evaluate(
+    result, problems, warnings = preflight_module.evaluate(
         params(checks=["pools"], pools=[{"name": "bad", "addresses": ["198.51.100.20-198.51.100.10"]}]),
         facts(), [NODE])
-    assert problems and 'IPAddressPool "bad"' in result["pool_errors"][0]
+    assert problems and not warnings and 'IPAddressPool "bad"' in result["pool_errors"][0]

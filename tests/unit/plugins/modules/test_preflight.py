@@ -66,7 +66,7 @@ def test_cluster_pools_are_checked_when_none_are_given_and_unknown_cidrs_are_a_n
     cluster = [NODE, {"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool",
                       "metadata": {"name": "live", "namespace": NS}, "spec": {"addresses": ["203.0.113.0/28"]}}]
     result, problems, warnings = preflight_module.evaluate(params(checks=["pools"]),
-                                                    facts(service_cidr_objects=[]), cluster)
+                                                           facts(service_cidr_objects=[]), cluster)
     assert problems == [] and warnings == []
     assert result["pools_source"] == "cluster" and result["service_cidrs_source"] == "unknown"
     assert any("pass service_cidrs" in note for note in result["notes"])

@@ -184,3 +184,15 @@ def test_restart_pods_false_and_a_custom_selector(run, core, namespace):
     result = run(pod_selector="app=kube-proxy")
     assert result["restarted_pods"] == custom
     assert live_pods(core, namespace) == pods
+
+
+def test_a_write_at_a_stale_resource_version_is_refused(core, kube_client, namespace):
+    from ansible_collections.metal.lb.plugins.module_utils.kube.kube_proxy_configmap import write_configmap_key
+
+    put_configmap(core, namespace, KUBEADM_IPVS)
+    read_at = core.read_namespaced_config_map("kube-proxy", namespace).metadata.resource_version
+    core.patch_namespaced_config_map("kube-proxy", namespace, {"data": {"config.conf": "mode: ipvs\n"}})
+    with pytest.raises(ApiException) as refused:
+        write_configmap_key(kube_client, namespace, "kube-proxy", "config.conf", "changed", read_at, dry_run=False)
+    assert refused.value.status == 409
+    assert config_text(core, namespace) == "mode: ipvs\n"

@@ -15,15 +15,13 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 
-from .config.parse import CONFIG_KINDS
 from .service import ServiceFacts
+from .vocabulary import CONFIG_KINDS, GROUP, LAST_APPLIED_ANNOTATION, MANAGED_BY_LABEL
 
-GROUP = "metallb.io"
-MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY = "metal.lb"
 # The spec as last written by metal.lb.config: detects fields removed from the desired object,
 # which a subset comparison against the (defaulted) live object cannot see. kubectl apply's idea.
-LAST_APPLIED = "metal.lb/last-applied-spec"
+LAST_APPLIED = LAST_APPLIED_ANNOTATION
 L2_ALL_POOLS_NAME = "l2-all-pools"
 DEFAULT_VERSION = {"BGPPeer": "v1beta2"}
 CREATE, UPDATE, DELETE, UNCHANGED = "create", "update", "delete", "unchanged"

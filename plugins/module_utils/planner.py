@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 
 from .addresses import pool_capacity
 from .allocator.allocator import Allocator
-from .config.parse import parse_config
+from .config.allocation import allocation_config
 from .converge import ASSIGNED, iter_reprocess_all, no_cyclic_gc
 from .layer2.election import Balancer, elect_all
 
@@ -37,9 +37,10 @@ def _plan(objects: Iterable[dict], lb_class: str, namespace: str, service_cidrs:
           gateways: Sequence[str], allow_node_ip_pools: bool, bgp_type: str,
           members: Sequence[str] | None) -> dict:
     objects = [obj for obj in objects if isinstance(obj, dict)]
-    parsed = parse_config(objects, namespace=namespace, bgp_type=bgp_type, service_cidrs=service_cidrs,
-                          gateways=gateways, allow_node_ip_pools=allow_node_ip_pools)
-    out: dict = {"services": {}, "pools": {}, "errors": [str(e) for e in parsed.errors],
+    parsed = allocation_config(objects, namespace=namespace, bgp_type=bgp_type, service_cidrs=service_cidrs,
+                               gateways=gateways, allow_node_ip_pools=allow_node_ip_pools)
+    # ``errors``: every problem; ``allocation_errors``: those that stop the controller (the others do not).
+    out: dict = {"services": {}, "pools": {}, "errors": parsed.all_errors, "allocation_errors": parsed.errors,
                  "warnings": list(parsed.warnings), "announcements": {}}
     if parsed.config is None:
         return out
@@ -81,7 +82,8 @@ def _plan(objects: Iterable[dict], lb_class: str, namespace: str, service_cidrs:
     del alloc
     out["services"] = {key: entries[key] for key in sorted(entries)}
     del entries
-    out["announcements"] = announcements(config, objects, balancers, members)
+    if parsed.whole is not None:  # the speakers announce only from a valid configuration
+        out["announcements"] = announcements(parsed.whole, objects, balancers, members)
     return out
 
 

@@ -13,13 +13,12 @@ from .addresses import format_ip, parse_ip
 from .allocator.allocator import DUAL, ServiceRef
 from .allocator.messages import go_quote, go_quote_list
 from .config.model import IPV4, IPV6
-
-STABLE = "metallb.io/"
-DEPRECATED = "metallb.universe.tf/"
+from .vocabulary import DEPRECATED_PREFIX as DEPRECATED
+from .vocabulary import POOL_ANNOTATION, key_of
+from .vocabulary import STABLE_PREFIX as STABLE
 ADDRESS_POOL = "address-pool"
 LOAD_BALANCER_IPS = "loadBalancerIPs"
 ALLOW_SHARED_IP = "allow-shared-ip"
-POOL_ANNOTATION = STABLE + "ip-allocated-from-pool"
 SINGLE_STACK = "SingleStack"
 PREFER_DUAL_STACK = "PreferDualStack"
 REQUIRE_DUAL_STACK = "RequireDualStack"
@@ -115,7 +114,7 @@ class ServiceFacts:
         self.spec = spec
         self.namespace = _text(meta.get("namespace"))
         self.name = _text(meta.get("name"))
-        self.key = "%s/%s" % (self.namespace, self.name)
+        self.key = key_of(self.namespace, self.name)
         self.type = _text(spec.get("type")) or "ClusterIP"
         self.lb_class = spec.get("loadBalancerClass")
         self.annotations = _mapping(meta.get("annotations"))
@@ -184,4 +183,4 @@ class ServiceFacts:
         return [format_ip(*parsed)], parsed[0]
 
     def deprecated_annotations(self) -> list[str]:
-        return sorted(k for k in self.annotations if isinstance(k, str) and k.startswith("metallb.universe.tf"))
+        return sorted(k for k in self.annotations if isinstance(k, str) and k.startswith(DEPRECATED))

@@ -78,6 +78,7 @@ def build_report(objects: Iterable[dict], *, namespace: str = "metallb-system", 
     objects = [obj for obj in objects if isinstance(obj, dict)]
     planned = plan(objects, lb_class=lb_class, namespace=namespace)
     errors = list(planned["errors"])
+    blocking = list(planned["allocation_errors"])  # what stops the controller (and makes Services wait)
     services: dict = {}
     counts = {"services": 0, ASSIGNED: 0, PENDING: 0, IGNORED: 0, "pools": len(planned["pools"])}
     for obj in objects:
@@ -100,7 +101,7 @@ def build_report(objects: Iterable[dict], *, namespace: str = "metallb-system", 
             "ips": list(facts.ingress),
             "pool": facts.pool_annotation,
             "state": state,
-            "reason": _pending_reason(after, errors, bool(planned["pools"])) if state == PENDING else None,
+            "reason": _pending_reason(after, blocking, bool(planned["pools"])) if state == PENDING else None,
             "planned_ips": list(after["ips"]) if after and state != IGNORED else [],
         }
         services[facts.key] = entry
@@ -111,10 +112,11 @@ def build_report(objects: Iterable[dict], *, namespace: str = "metallb-system", 
     return {
         "services": {key: services[key] for key in sorted(services)},
         "pools": {name: pools.get(name, planned["pools"][name]) for name in planned["pools"]},
-        "config_valid": running["valid"] if running else not errors,
+        "config_valid": running["valid"] if running else not blocking,
         "config_validated_by": CONTROLLER if running else ENGINE,
         "controller_state": running,
         "config_errors": errors,
+        "allocation_errors": blocking,
         "config_warnings": list(planned["warnings"]),
         "counts": counts,
     }
@@ -124,11 +126,13 @@ def read_configuration_state(api_client, namespace: str) -> dict | None:
     """The ConfigurationState ``controller`` of ``namespace``; None when absent (no controller yet)."""
     import json
 
-    from .kube.snapshot import ApiException, GROUP, k8s_client
+    from .kube.snapshot import ApiException, k8s_client
+    from .vocabulary import CONFIGURATION_STATE, GROUP, plural, version
 
     custom = k8s_client.CustomObjectsApi(api_client)
     try:
-        resp = custom.get_namespaced_custom_object(GROUP, "v1beta1", namespace, "configurationstates",
+        resp = custom.get_namespaced_custom_object(GROUP, version(CONFIGURATION_STATE), namespace,
+                                                   plural(CONFIGURATION_STATE),
                                                    CONTROLLER_STATE_NAME, _preload_content=False)
     except ApiException as exc:
         if exc.status in (403, 404):  # no controller has reported, or no CRD / no right to read it
@@ -182,9 +186,9 @@ def format_report(report: dict) -> str:
     running = report.get("controller_state")
     if running and running["error_summary"]:
         lines.append("  controller: %s" % running["error_summary"])
-    if running and running["valid"] == bool(report["config_errors"]):
-        lines.append("  note: the objects now %s; the controller has not caught up yet"
-                     % ("have errors" if report["config_errors"] else "are valid"))
+    if running and running["valid"] == bool(report["allocation_errors"]):
+        lines.append("  note: the pools now %s; the controller has not caught up yet"
+                     % ("have errors" if report["allocation_errors"] else "are valid"))
     lines.extend("  error: %s" % error for error in report["config_errors"])
     lines.extend("  warning: %s" % warning for warning in report["config_warnings"])
     return "\n".join(lines)

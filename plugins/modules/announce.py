@@ -182,6 +182,13 @@ import socket
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.metal.lb.plugins.module_utils.vocabulary import (
+    GROUP,
+    SERVICE_L2_STATUS,
+    STATUS_NODE_LABEL,
+    plural,
+    version,
+)
 from ansible_collections.metal.lb.plugins.module_utils.kube.client import HAS_KUBERNETES, KubeConfigError
 from ansible_collections.metal.lb.plugins.module_utils.kube.module_auth import (
     api_client_from_params,
@@ -195,10 +202,9 @@ ARGUMENT_SPEC = argument_spec(
     gratuitous=dict(type="bool", default=False),
     api=dict(type="bool", default=False),
 )
-GROUP = "metallb.io"
-VERSION = "v1beta1"
-PLURAL = "servicel2statuses"
-NODE_LABEL = "metallb.io/node"
+VERSION = version(SERVICE_L2_STATUS)
+PLURAL = plural(SERVICE_L2_STATUS)
+NODE_LABEL = STATUS_NODE_LABEL
 
 
 def read_status(path: str) -> dict | None:

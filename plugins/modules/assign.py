@@ -145,7 +145,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.metal.lb.plugins.module_utils.addresses import HAS_NETADDR
 from ansible_collections.metal.lb.plugins.module_utils.allocator.allocator import Allocator
-from ansible_collections.metal.lb.plugins.module_utils.config.parse import parse_config
+from ansible_collections.metal.lb.plugins.module_utils.config.allocation import allocation_config
 from ansible_collections.metal.lb.plugins.module_utils.converge import PENDING, reprocess_all
 from ansible_collections.metal.lb.plugins.module_utils.kube.client import (
     HAS_KUBERNETES,
@@ -178,10 +178,11 @@ def decide(objects: list[dict], namespace: str, lb_class: str) -> dict:
     Returns ``errors`` (config errors; nothing else then), ``changed`` (result, Service object) pairs,
     ``pending`` entries and ``events`` ((Service object, events) of Services that are not changed).
     """
-    parsed = parse_config(objects, namespace=namespace)
+    parsed = allocation_config(objects, namespace=namespace)
+    # Problems in objects the controller does not allocate from never stop it: warnings here.
+    warnings = list(parsed.warnings) + ["not used for allocation: %s" % e for e in parsed.reported]
     if parsed.errors:
-        return {"errors": [str(e) for e in parsed.errors], "warnings": list(parsed.warnings),
-                "changed": [], "pending": [], "events": []}
+        return {"errors": list(parsed.errors), "warnings": warnings, "changed": [], "pending": [], "events": []}
     services = [obj for obj in objects if obj.get("kind") == "Service"]
     by_key = {"%s/%s" % ((s.get("metadata") or {}).get("namespace"), (s.get("metadata") or {}).get("name")): s
               for s in services}
@@ -200,7 +201,7 @@ def decide(objects: list[dict], namespace: str, lb_class: str) -> dict:
             events.append((svc, result.events))
         if result.state == PENDING:
             pending.append({"service": key, "reason": pending_reason(result.events)})
-    return {"errors": [], "warnings": list(parsed.warnings), "changed": changed, "pending": pending,
+    return {"errors": [], "warnings": warnings, "changed": changed, "pending": pending,
             "events": events}
 
 

@@ -326,7 +326,8 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.metal.lb.plugins.module_utils import desired_config
 from ansible_collections.metal.lb.plugins.module_utils.addresses import HAS_NETADDR
-from ansible_collections.metal.lb.plugins.module_utils.config.parse import CONFIG_KINDS, parse_config
+from ansible_collections.metal.lb.plugins.module_utils.config.parse import parse_config
+from ansible_collections.metal.lb.plugins.module_utils.vocabulary import CONFIG_KINDS, GROUP
 from ansible_collections.metal.lb.plugins.module_utils.kube.client import HAS_KUBERNETES, KubeConfigError
 from ansible_collections.metal.lb.plugins.module_utils.kube.config_writer import (
     align_versions,
@@ -380,7 +381,7 @@ def desired_objects(params: dict) -> list[dict]:
 
 
 def is_config_object(obj: dict) -> bool:
-    return obj.get("kind") in CONFIG_KINDS and str(obj.get("apiVersion") or "").startswith("metallb.io/")
+    return obj.get("kind") in CONFIG_KINDS and str(obj.get("apiVersion") or "").startswith(GROUP + "/")
 
 
 def evaluate(objects: list[dict], desired: list[dict], params: dict, current: list[dict] | None = None) -> dict:

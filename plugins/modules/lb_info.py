@@ -142,7 +142,7 @@ config_valid:
   description:
     - Whether the running configuration is valid. The running controller's verdict (its
       C(ConfigurationState) C(controller)) when it has reported one, else the engine's verdict on the
-      C(metallb.io) objects of O(namespace) now (see RV(config_validated_by)).
+      pools of O(namespace) now (see RV(config_validated_by)); problems elsewhere are in RV(config_errors).
   returned: success
   type: bool
   sample: true
@@ -177,7 +177,16 @@ controller_state:
 config_errors:
   description:
     - Every error of the C(metallb.io) objects as they are now, one message each naming the object and field.
-    - A controller keeps running on its last valid configuration while there are errors.
+    - The controller allocates from the pools alone, so only RV(allocation_errors) stop it; the others are for
+      the speakers, which keep running on their last valid configuration while there are errors.
+  returned: success
+  type: list
+  elements: str
+  sample: []
+allocation_errors:
+  description:
+    - The errors of RV(config_errors) in what the controller allocates from (the pools). While there are any,
+      the controller keeps its last valid pools and pending Services wait.
   returned: success
   type: list
   elements: str

@@ -11,7 +11,7 @@ Deterministic: objects of a kind are processed in name order.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .advertisements import bgp_from_cr, check_aggregation, compatible_local_pref, l2_from_cr
@@ -24,8 +24,7 @@ from .modes import frr_errors, native_errors
 from .network_checks import pool_clashes
 from .peers import bfd_from_cr, peer_from_cr
 from .pools import pool_from_cr
-
-CONFIG_KINDS = ("IPAddressPool", "L2Advertisement", "BGPAdvertisement", "BGPPeer", "Community", "BFDProfile")
+from ..vocabulary import CONFIG_KINDS, GROUP, key_of
 
 
 @dataclass
@@ -55,7 +54,7 @@ def _collect(objects: Iterable, namespace: str, warnings: list[str]) -> dict[str
         if kind not in kinds:
             continue
         api = str(obj.get("apiVersion") or "")
-        if kind in CONFIG_KINDS and not api.startswith("metallb.io/"):
+        if kind in CONFIG_KINDS and not api.startswith(GROUP + "/"):
             continue
         meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
         obj_ns = meta.get("namespace")
@@ -130,9 +129,14 @@ def _bfd_echo_on_ipv6(pools: dict[str, Pool], bgp_ads: tuple, peers: tuple, bfd:
 
 def parse_config(objects: Iterable[Mapping], *, namespace: str = "metallb-system", bgp_type: str = "native",
                  service_cidrs: Sequence[str] = (), gateways: Sequence[str] = (),
-                 allow_node_ip_pools: bool = False) -> ParseResult:
+                 allow_node_ip_pools: bool = False, kinds: Collection[str] = CONFIG_KINDS,
+                 secrets_read: bool = True) -> ParseResult:
+    """``kinds``: the configuration kinds to read (the others count as absent: the controller
+    allocates from pools alone). ``secrets_read`` False: the reader has no Secrets, so a
+    BGPPeer's passwordSecret is not looked up (nor reported missing)."""
     warnings: list[str] = []
     errors: list[ConfigError] = []
+    wanted = frozenset(kinds)
     kinds = _collect(objects, namespace, warnings)
     legacy = [cm for cm in kinds["ConfigMap"] if _name(cm) == "config"]
     if legacy:
@@ -146,9 +150,12 @@ def parse_config(objects: Iterable[Mapping], *, namespace: str = "metallb-system
             warnings.append('configuration read from the legacy ConfigMap "config" (metal-lb convert turns it '
                             'into metallb.io objects)')
             kinds.update(_collect(converted, namespace, []))
+    for kind in CONFIG_KINDS:
+        if kind not in wanted:
+            kinds[kind] = []
     namespaces = {_name(ns): _labels(ns) for ns in kinds["Namespace"]}
     nodes = {_name(n): _labels(n) for n in kinds["Node"]}
-    secrets = {"%s/%s" % (namespace, _name(s)): s for s in kinds["Secret"]}
+    secrets = {key_of(namespace, _name(s)): s for s in kinds["Secret"]} if secrets_read else None
 
     bfd = {}
     for obj in kinds["BFDProfile"]:

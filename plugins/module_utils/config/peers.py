@@ -42,7 +42,19 @@ def _timers(f: Fields) -> tuple[float | None, float | None]:
     return hold, keepalive
 
 
-def peer_from_cr(obj: dict, secrets: Mapping[str, dict], namespace: str) -> Peer:
+def _check_secret(f, secret: dict | None, namespace: str, ref_ns: str, ref_name: str) -> None:
+    if secret is None:
+        raise TransientError(f.kind, f.name, "spec.passwordSecret", 'secret ref not found for peer config '
+                             '"%s"/"%s"' % (namespace, f.name))
+    quoted = '"%s"/"%s"' % (ref_ns, ref_name)
+    if secret.get("type") != "kubernetes.io/basic-auth":
+        raise f.error("spec.passwordSecret", 'secret type mismatch on %s, type "kubernetes.io/basic-auth" '
+                      'is expected' % quoted)
+    if not (secret.get("data") or {}).get("password") and not (secret.get("stringData") or {}).get("password"):
+        raise f.error("spec.passwordSecret", "password not specified in the secret %s" % quoted)
+
+
+def peer_from_cr(obj: dict, secrets: Mapping[str, dict] | None, namespace: str) -> Peer:
     f = Fields("BGPPeer", obj)
     my_asn = f.get("myASN", int, 0)
     peer_asn = f.get("peerASN", int, 0)
@@ -93,16 +105,8 @@ def peer_from_cr(obj: dict, secrets: Mapping[str, dict], namespace: str) -> Peer
                           '"%s"/"%s"' % (namespace, f.name))
         ref_ns = secret_ref.get("namespace") or namespace
         secret_name = "%s/%s" % (ref_ns, secret_ref.get("name") or "")
-        secret = secrets.get(secret_name)
-        if secret is None:
-            raise TransientError(f.kind, f.name, "spec.passwordSecret", 'secret ref not found for peer config '
-                                 '"%s"/"%s"' % (namespace, f.name))
-        quoted = '"%s"/"%s"' % (ref_ns, secret_ref.get("name") or "")
-        if secret.get("type") != "kubernetes.io/basic-auth":
-            raise f.error("spec.passwordSecret", 'secret type mismatch on %s, type "kubernetes.io/basic-auth" '
-                          'is expected' % quoted)
-        if not (secret.get("data") or {}).get("password") and not (secret.get("stringData") or {}).get("password"):
-            raise f.error("spec.passwordSecret", "password not specified in the secret %s" % quoted)
+        if secrets is not None:  # None: a reader without Secrets (the controller) checks nothing here
+            _check_secret(f, secrets.get(secret_name), namespace, ref_ns, secret_ref.get("name") or "")
     connect = _duration(f, "connectTime")
     return Peer(name=f.name, my_asn=my_asn, peer_asn=peer_asn, dynamic_asn=dynamic,
                 local_asn=f.get("localASN", int, 0), address=address, interface=interface, source_address=source,

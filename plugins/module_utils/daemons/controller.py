@@ -18,13 +18,16 @@ import threading
 
 from ..addresses import pool_capacity
 from ..allocator.allocator import Allocator
-from ..config.parse import parse_config
+from ..config.allocation import allocation_config
+from ..config.sources import CONTROLLER
+from ..kube.config_reads import config_informers
 from ..kube.informer import Informer, start_and_sync
 from ..kube.lease import LeaseElector
 from ..kube.service_view import trim_service
 from ..kube.status_objects import StatusObjects
 from ..kube.writer import EventRecorder, ServiceWriter, StatusSyncer
 from .. import converge
+from ..vocabulary import object_key
 from .metrics import ControllerMetrics
 from .workqueue import RESYNC_ALL, WorkQueue
 
@@ -35,8 +38,6 @@ except ImportError:  # pragma: no cover - the CLI checks first
 
 LOG = logging.getLogger("metal_lb.controller")
 CONFIG_KEY = "\x00config"
-GROUP, VERSION = "metallb.io", "v1beta1"
-CONFIG_PLURALS = ("ipaddresspools", "l2advertisements", "bgpadvertisements", "communities", "bfdprofiles")
 
 
 class Controller:
@@ -57,35 +58,19 @@ class Controller:
         self._allocator = Allocator()
         self._config = None
         self._config_errors: list[str] = []
+        self._reported: list[str] = []
         self._stop = threading.Event()
         self._leading = threading.Event()
         self._needs_rebuild = True
         svc = Informer("services", core.list_service_for_all_namespaces, self._on_service,
                        kind="Service", api_version="v1", transform=trim_service)
         self._services = svc
-        self._informers = [
-            svc,
-            self._informer("namespaces", core.list_namespace, "Namespace", "v1", self._on_config),
-            self._informer("nodes", core.list_node, "Node", "v1", self._on_config),
-            self._informer("configmaps", core.list_namespaced_config_map, "ConfigMap", "v1", self._on_config,
-                           args=(namespace,)),
-        ] + [
-            self._informer(plural, custom.list_namespaced_custom_object, "", "", self._on_config,
-                           args=(GROUP, VERSION, namespace, plural))
-            for plural in CONFIG_PLURALS
-        ] + [
-            # Peers are validated with the rest of the configuration (ConfigurationState reports them).
-            self._informer("bgppeers", custom.list_namespaced_custom_object, "", "", self._on_config,
-                           args=(GROUP, "v1beta2", namespace, "bgppeers")),
-        ]
+        # What the controller reads is config.sources' list (it never reads Secrets).
+        self._informers = [svc] + config_informers(CONTROLLER, core, custom, namespace, self._on_config)
         self._elector = LeaseElector(
             k8s_client.CoordinationV1Api(api_client), namespace, lease_name, self.identity,
             lease_duration=lease_duration, renew_deadline=renew_deadline, retry_period=retry_period,
             on_started=self._on_leading, on_stopped=self._on_not_leading)
-
-    @staticmethod
-    def _informer(name, fn, kind, api_version, handler, args=()):
-        return Informer(name, fn, handler, args=args, kind=kind, api_version=api_version)
 
     # -- event handlers (informer threads) ---------------------------------------
     def _on_service(self, _type: str, key: str, _new, _old) -> None:
@@ -138,9 +123,15 @@ class Controller:
         return objects
 
     def _reload_config(self) -> bool:
-        """Parse the config objects; adopt the result only if valid. True if the pools changed."""
-        result = parse_config(self._config_objects(), namespace=self.namespace)
-        errors = [str(e) for e in result.errors]
+        """Parse the config objects; adopt the pools only if they are valid (problems in objects
+        the controller does not allocate from are logged and never stop it). True if the pools
+        changed."""
+        result = allocation_config(self._config_objects(), namespace=self.namespace, secrets_read=False)
+        if result.reported != self._reported:
+            for line in result.reported:
+                LOG.warning("configuration problem (not used for allocation; allocating goes on): %s", line)
+            self._reported = result.reported
+        errors = result.errors
         if errors:
             self.metrics.config_stale.set(1)
             if errors != self._config_errors:
@@ -177,7 +168,7 @@ class Controller:
             self._needs_rebuild = False
             full = True
         if full or RESYNC_ALL in batch:
-            services = {svc_key(s): s for s in self._services.items()}
+            services = {object_key(s): s for s in self._services.items()}
             results = converge.reprocess_all(self._allocator, self._config, list(services.values()),
                                              lb_class=self.lb_class)
             self._apply(results, services)
@@ -226,7 +217,3 @@ class Controller:
         self.metrics.forget_pools(names)
         self._status.forget_pools(names)
 
-
-def svc_key(svc: dict) -> str:
-    meta = svc.get("metadata") or {}
-    return "%s/%s" % (meta.get("namespace"), meta.get("name"))

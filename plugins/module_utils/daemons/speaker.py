@@ -32,6 +32,8 @@ from dataclasses import dataclass
 
 from ..allocator.messages import go_quote
 from ..config.parse import parse_config
+from ..config.sources import SPEAKER
+from ..kube.config_reads import config_informers
 from ..kube.informer import Informer, start_and_sync
 from ..kube.l2_status import GROUP as STATUS_GROUP
 from ..kube.l2_status import PLURAL as STATUS_PLURAL
@@ -39,13 +41,13 @@ from ..kube.l2_status import VERSION as STATUS_VERSION
 from ..kube.l2_status import L2StatusWriter, TokenBucket, object_node, object_service
 from ..kube.service_view import trim_service
 from ..kube.speaker_views import (CoreReads, trim_config_object, trim_endpoint_slice, trim_l2_status,
-                                  trim_namespace, trim_node)
+                                  trim_namespace, trim_node, trim_secret)
 from ..kube.status_objects import StatusObjects
 from ..kube.writer import EventRecorder
 from ..layer2.announcer import Announcer
-from ..layer2.election import SERVICE_NAME_LABEL, network_unavailable, pool_for
+from ..layer2.election import network_unavailable, pool_for
 from ..membership.transport import MembershipConfigError, parse_bind
-from .controller import CONFIG_PLURALS, GROUP, VERSION
+from ..vocabulary import CONFIG_KINDS, MEMBERSHIP_ANNOTATION, SERVICE_NAME_LABEL, key_of
 from .speaker_decisions import ServiceL2, desired
 from .speaker_metrics import SpeakerMetrics
 from .workqueue import RESYNC_ALL, WorkQueue
@@ -57,7 +59,6 @@ except ImportError:  # pragma: no cover - the CLI checks first
 
 LOG = logging.getLogger("metal_lb.speaker")
 CONFIG_KEY = "\x00config"
-MEMBERSHIP_ANNOTATION = "metal.lb/membership-address"
 PROTOCOL = "layer2"
 SERVICE_DELETED = "serviceDeleted"
 STATUS_FILE_VERSION = 1
@@ -174,16 +175,11 @@ class Speaker:
                                 transform=trim_endpoint_slice)
         self._nodes = Informer("nodes", core.list_node, self._on_node, kind="Node", api_version="v1",
                                transform=trim_node)
-        self._config_informers = [
-            Informer("namespaces", core.list_namespace, self._on_config, kind="Namespace", api_version="v1",
-                     transform=trim_namespace),
-            Informer("configmaps", core.list_namespaced_config_map, self._on_config, args=(namespace,),
-                     kind="ConfigMap", api_version="v1", transform=trim_config_object),
-        ] + [
-            Informer(plural, custom.list_namespaced_custom_object, self._on_config,
-                     args=(GROUP, VERSION, namespace, plural), transform=trim_config_object)
-            for plural in CONFIG_PLURALS
-        ]
+        # config.sources' list for the speaker; Nodes have their own informer (membership, election).
+        trims = {kind: trim_config_object for kind in CONFIG_KINDS + ("ConfigMap",)}
+        trims.update(Namespace=trim_namespace, Secret=trim_secret)
+        self._config_informers = config_informers(SPEAKER, core, custom, namespace, self._on_config,
+                                                  transforms=trims, skip=("Node",))
         self._status_informer = Informer("servicel2statuses", custom.list_namespaced_custom_object,
                                          self._on_status, args=(STATUS_GROUP, STATUS_VERSION, namespace,
                                                                 STATUS_PLURAL), transform=trim_l2_status)
@@ -202,7 +198,7 @@ class Speaker:
         meta = obj.get("metadata") or {}
         name = (meta.get("labels") or {}).get(SERVICE_NAME_LABEL)
         if name:
-            self._queue.add("%s/%s" % (meta.get("namespace"), name))
+            self._queue.add(key_of(meta.get("namespace"), name))
 
     def _on_node(self, _type: str, _key: str, new, old) -> None:
         if _node_relevant(new) == _node_relevant(old):

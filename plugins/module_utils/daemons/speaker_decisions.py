@@ -53,11 +53,6 @@ class ServiceL2:
         return tuple(sorted({n for _ip, names in self.announce for n in names}))
 
 
-def service_key(obj: Mapping) -> str:
-    meta = obj.get("metadata") or {}
-    return "%s/%s" % (meta.get("namespace"), meta.get("name"))
-
-
 def desired(
     services: Iterable[Mapping],
     config: Config,

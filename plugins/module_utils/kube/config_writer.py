@@ -14,7 +14,7 @@ import copy
 import json
 
 from ..desired_config import CREATE, DELETE, UPDATE, Action
-from .snapshot import CONFIG_KINDS, GROUP
+from ..vocabulary import CONFIG_KINDS, GROUP, plural
 
 try:
     from kubernetes import client as k8s_client
@@ -25,7 +25,7 @@ except ImportError:  # pragma: no cover - callers check HAS_KUBERNETES
     class ApiException(Exception):  # type: ignore[no-redef]
         status = 0
 
-PLURALS = {kind: plural for kind, plural, _version in CONFIG_KINDS}
+PLURALS = {kind: plural(kind) for kind in CONFIG_KINDS}
 
 
 def _version(obj: dict) -> str:

@@ -27,6 +27,9 @@ import threading
 import time
 from collections.abc import Callable
 
+from ..vocabulary import (GROUP, SERVICE_L2_STATUS, STATUS_NODE_LABEL, STATUS_SERVICE_NAME_LABEL,
+                          STATUS_SERVICE_NAMESPACE_LABEL, plural, version)
+
 try:
     from kubernetes.client.exceptions import ApiException
 except ImportError:  # pragma: no cover
@@ -34,13 +37,12 @@ except ImportError:  # pragma: no cover
         status = 0
 
 LOG = logging.getLogger("metal_lb.l2status")
-GROUP = "metallb.io"
-VERSION = "v1beta1"
-PLURAL = "servicel2statuses"
-KIND = "ServiceL2Status"
-NODE_LABEL = "metallb.io/node"
-NAME_LABEL = "metallb.io/service-name"
-NAMESPACE_LABEL = "metallb.io/service-namespace"
+KIND = SERVICE_L2_STATUS
+VERSION = version(KIND)
+PLURAL = plural(KIND)
+NODE_LABEL = STATUS_NODE_LABEL
+NAME_LABEL = STATUS_SERVICE_NAME_LABEL
+NAMESPACE_LABEL = STATUS_SERVICE_NAMESPACE_LABEL
 MERGE_PATCH = "application/merge-patch+json"
 REQUEST_TIMEOUT = 10  # seconds: a black-holed API must not hold the writer forever
 _ABSENT = object()

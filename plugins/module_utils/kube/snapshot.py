@@ -22,16 +22,8 @@ except ImportError:  # pragma: no cover - callers check HAS_KUBERNETES
     class ApiException(Exception):  # type: ignore[no-redef]
         status = 0
 
-GROUP = "metallb.io"
-# kind, plural, version to read (BGPPeer in its storage version)
-CONFIG_KINDS = (
-    ("IPAddressPool", "ipaddresspools", "v1beta1"),
-    ("L2Advertisement", "l2advertisements", "v1beta1"),
-    ("BGPAdvertisement", "bgpadvertisements", "v1beta1"),
-    ("BGPPeer", "bgppeers", "v1beta2"),
-    ("Community", "communities", "v1beta1"),
-    ("BFDProfile", "bfdprofiles", "v1beta1"),
-)
+from ..config.sources import MODULES, sources_for
+from .config_reads import list_call
 
 
 def _items(resp, kind: str, api_version: str) -> list[dict]:
@@ -42,35 +34,32 @@ def _items(resp, kind: str, api_version: str) -> list[dict]:
     return items
 
 
-def config_objects(api_client, namespace: str) -> list[dict]:
-    """The metallb.io objects of ``namespace`` (a missing CRD counts as no objects)."""
-    custom = k8s_client.CustomObjectsApi(api_client)
+def _read(sources, core, custom, namespace: str) -> list[dict]:
     objects: list[dict] = []
-    for kind, plural, version in CONFIG_KINDS:
+    for source in sources:
+        fn, args, kwargs = list_call(source, core, custom, namespace)
         try:
-            resp = custom.list_namespaced_custom_object(GROUP, version, namespace, plural,
-                                                        _preload_content=False)
+            resp = fn(*args, _preload_content=False, **kwargs)
         except ApiException as exc:
-            if exc.status == 404:
-                continue
+            if exc.status == 404 and source.custom:
+                continue  # a CRD not installed: no objects of it
+            if exc.status == 403 and source.optional:
+                continue  # e.g. BGP password Secrets: optional for planning
             raise
-        objects.extend(_items(resp, kind, "%s/%s" % (GROUP, version)))
+        objects.extend(_items(resp, source.kind, source.api_version))
     return objects
 
 
+def config_objects(api_client, namespace: str) -> list[dict]:
+    """The metallb.io objects of ``namespace`` (a missing CRD counts as no objects)."""
+    return _read([s for s in sources_for(MODULES) if s.custom], None, k8s_client.CustomObjectsApi(api_client),
+                 namespace)
+
+
 def cluster_objects(api_client, namespace: str, *, services: bool = True) -> list[dict]:
-    """Config objects + Namespaces, Nodes, the legacy ConfigMap, Secrets of ``namespace`` and Services."""
+    """Everything ``config.sources`` lists for the modules, and every Service."""
     core = k8s_client.CoreV1Api(api_client)
-    objects = config_objects(api_client, namespace)
-    objects.extend(_items(core.list_namespace(_preload_content=False), "Namespace", "v1"))
-    objects.extend(_items(core.list_node(_preload_content=False), "Node", "v1"))
-    objects.extend(_items(core.list_namespaced_config_map(namespace, field_selector="metadata.name=config",
-                                                          _preload_content=False), "ConfigMap", "v1"))
-    try:
-        objects.extend(_items(core.list_namespaced_secret(namespace, _preload_content=False), "Secret", "v1"))
-    except ApiException as exc:
-        if exc.status != 403:  # BGP password secrets are optional for planning
-            raise
+    objects = _read(sources_for(MODULES), core, k8s_client.CustomObjectsApi(api_client), namespace)
     if services:
         objects.extend(_items(core.list_service_for_all_namespaces(_preload_content=False), "Service", "v1"))
     return objects

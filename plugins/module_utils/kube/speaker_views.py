@@ -26,15 +26,16 @@ import json
 import sys
 from urllib.parse import quote
 
+from ..vocabulary import (MEMBERSHIP_ANNOTATION, SERVICE_NAME_LABEL, STATUS_NODE_LABEL, STATUS_SERVICE_NAME_LABEL,
+                          STATUS_SERVICE_NAMESPACE_LABEL)
+
 try:
     from kubernetes.client.exceptions import ApiException
 except ImportError:  # pragma: no cover - the daemons check HAS_KUBERNETES first
     ApiException = None
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
-SERVICE_NAME_LABEL = "kubernetes.io/service-name"
-MEMBERSHIP_ANNOTATION = "metal.lb/membership-address"
-L2_STATUS_LABELS = frozenset({"metallb.io/node", "metallb.io/service-name", "metallb.io/service-namespace"})
+L2_STATUS_LABELS = frozenset({STATUS_NODE_LABEL, STATUS_SERVICE_NAME_LABEL, STATUS_SERVICE_NAMESPACE_LABEL})
 _META_KEYS = frozenset({"name", "namespace", "resourceVersion"})
 _CONDITIONS: dict[tuple, dict] = {}  # (ready, serving) -> one shared conditions dict
 
@@ -141,6 +142,16 @@ def trim_config_object(obj: dict) -> dict:
     return dict(obj, metadata=meta)
 
 
+def trim_secret(obj: dict) -> dict:
+    """A BGP password Secret as the parser reads it: its type and password, nothing else."""
+    out = {"apiVersion": "v1", "kind": "Secret", "metadata": _meta(obj, labels=False), "type": obj.get("type")}
+    for field in ("data", "stringData"):
+        value = obj.get(field)
+        if isinstance(value, dict) and "password" in value:
+            out[field] = {"password": value["password"]}
+    return out
+
+
 class CoreReads:
     """The core/v1 and discovery/v1 calls of the speaker, without the generated API classes.
 
@@ -195,6 +206,9 @@ class CoreReads:
 
     def list_namespaced_config_map(self, namespace: str, **kwargs):
         return self._list("/api/v1/namespaces/%s/configmaps" % quote(namespace, safe=""), kwargs)
+
+    def list_namespaced_secret(self, namespace: str, **kwargs):
+        return self._list("/api/v1/namespaces/%s/secrets" % quote(namespace, safe=""), kwargs)
 
     def list_endpoint_slice_for_all_namespaces(self, **kwargs):
         return self._list("/apis/discovery.k8s.io/v1/endpointslices", kwargs)

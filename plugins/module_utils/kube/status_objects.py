@@ -12,6 +12,8 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime, timezone
 
+from ..vocabulary import COMPONENT_TYPE_LABEL, CONFIGURATION_STATE, GROUP, NODE_NAME_LABEL, version
+
 try:
     from kubernetes.client.exceptions import ApiException
 except ImportError:  # pragma: no cover
@@ -19,8 +21,7 @@ except ImportError:  # pragma: no cover
         status = 0
 
 LOG = logging.getLogger("metal_lb.status")
-GROUP = "metallb.io"
-VERSION = "v1beta1"
+VERSION = version(CONFIGURATION_STATE)
 MERGE_PATCH = "application/merge-patch+json"
 
 
@@ -75,9 +76,9 @@ class StatusObjects:
         if self._config_state.get(name) == key:
             return
         stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        labels = {"metallb.io/component-type": component}
+        labels = {COMPONENT_TYPE_LABEL: component}
         if node:
-            labels["metallb.io/node-name"] = node
+            labels[NODE_NAME_LABEL] = node
         body = {"apiVersion": "%s/%s" % (GROUP, VERSION), "kind": "ConfigurationState",
                 "metadata": {"name": name, "namespace": self.namespace, "labels": labels}}
         try:

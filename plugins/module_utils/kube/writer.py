@@ -21,6 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Sequence
 from datetime import datetime, timezone
 
+from ..vocabulary import POOL_ANNOTATION
+
 try:
     from kubernetes.client.exceptions import ApiException
 except ImportError:  # pragma: no cover
@@ -29,7 +31,6 @@ except ImportError:  # pragma: no cover
 
 LOG = logging.getLogger("metal_lb.writer")
 MERGE_PATCH = "application/merge-patch+json"
-POOL_ANNOTATION = "metallb.io/ip-allocated-from-pool"
 
 
 def _now() -> str:

@@ -30,14 +30,12 @@ from socket import AF_INET, AF_INET6, inet_ntop, inet_pton
 from ..addresses import parse_ip
 from ..config.model import Config, L2Advertisement
 from ..selectors import selector_matches
+from ..vocabulary import ALLOW_SHARED_IP, ALLOW_SHARED_IP_DEPRECATED, EXCLUDE_LB_LABEL, SERVICE_NAME_LABEL, key_of
 
 NOT_OWNER = "notOwner"
 NO_MATCHING_ADVERTISEMENT = "noMatchingAdvertisement"
 SHARED_IP_WITH_SERVICE_SELECTOR = "sharedIPWithServiceSelector"
 
-ALLOW_SHARED_IP = "metallb.io/allow-shared-ip"
-ALLOW_SHARED_IP_DEPRECATED = "metallb.universe.tf/allow-shared-ip"
-EXCLUDE_LB_LABEL = "node.kubernetes.io/exclude-from-external-load-balancers"
 
 
 @dataclass(frozen=True, slots=True)
@@ -526,7 +524,6 @@ def interfaces_for(ads: Sequence[L2Advertisement], node_labels: Mapping[str, str
 
 IP_NOT_ALLOWED = "ipNotAllowed"
 INVALID_IP = "invalidIP"
-SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 
 
 @dataclass(frozen=True, slots=True)
@@ -561,7 +558,7 @@ def slices_by_service(endpoint_slices: Sequence[Mapping]) -> dict[str, list[Mapp
         name = _meta(eps, "labels").get(SERVICE_NAME_LABEL)
         if isinstance(name, str) and name:
             namespace = (eps.get("metadata") or {}).get("namespace") or "default"
-            out.setdefault("%s/%s" % (namespace, name), []).append(eps)
+            out.setdefault(key_of(namespace, name), []).append(eps)
     return out
 
 

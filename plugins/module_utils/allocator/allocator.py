@@ -31,6 +31,7 @@ from ..config.model import IPV4, IPV6, Pool
 from ..selectors import selector_matches
 from .free_addresses import AddressMap, PoolState, family_of, key_is_buggy, to_key, value_of
 from .messages import AllocationError, go_quote, go_quote_list
+from .pool_owner import owning_pool
 from .sharing import Allocation, Entry, IPUse, SharingIndex, check_sharing, passes_sharing
 
 __all__ = [
@@ -347,26 +348,10 @@ class Allocator:
             texts.append(text if canonical == text else canonical)  # the caller's string when canonical
         return tuple(keys), tuple(texts)
 
-    def _owner(self, keys: Sequence[int], amap: AddressMap) -> PoolState | None:
-        """MetalLB ``poolFor``: a pool containing every address (never a buggy one if it avoids them)."""
-        if len(keys) == 1:
-            key = keys[0]
-            best = None
-            for seg in amap.covering(key):
-                if seg.avoid and key_is_buggy(key):
-                    continue
-                if best is None or seg.pool.name < best.name:
-                    best = seg.pool
-            return best
-        candidates = None
-        for key in keys:
-            owners = {seg.pool for seg in amap.covering(key) if not (seg.avoid and key_is_buggy(key))}
-            candidates = owners if candidates is None else candidates & owners
-            if not candidates:
-                return None
-        if not candidates:
-            return None
-        return min(candidates, key=lambda ps: ps.name)
+    @staticmethod
+    def _owner(keys: Sequence[int], amap: AddressMap) -> PoolState | None:
+        """MetalLB ``poolFor`` (``pool_owner``): never a buggy address of a pool that avoids them."""
+        return owning_pool(amap, keys)
 
     @staticmethod
     def _compatible(ps: PoolState, svc: ServiceRef) -> bool:

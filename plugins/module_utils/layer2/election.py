@@ -25,9 +25,9 @@ import threading
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
-from socket import AF_INET, AF_INET6, inet_ntop, inet_pton
 
-from ..addresses import parse_ip
+from ..addresses import canonical_ip
+from ..allocator import pool_owner
 from ..config.model import Config, L2Advertisement
 from ..selectors import selector_matches
 from ..vocabulary import ALLOW_SHARED_IP, ALLOW_SHARED_IP_DEPRECATED, EXCLUDE_LB_LABEL, SERVICE_NAME_LABEL, key_of
@@ -69,20 +69,18 @@ def endpoint_serving(endpoint: Mapping) -> bool:
     return ready is None or ready is True or conditions.get("serving") is True
 
 
-def _serving_endpoints(endpoint_slices: Sequence[Mapping]):
+def serving_endpoints(endpoint_slices: Sequence[Mapping]):
+    """Step 1's endpoints: those of ``endpoint_slices`` that can serve."""
     for eps in endpoint_slices or ():
         for endpoint in (eps.get("endpoints") or ()) if _is_mapping(eps) else ():
             if _is_mapping(endpoint) and endpoint_serving(endpoint):
                 yield endpoint
 
 
-def _any_serving(endpoint_slices: Sequence[Mapping]) -> bool:
-    """``_serving_endpoints`` yields something (runs for every service of every pass)."""
-    for eps in endpoint_slices or ():
-        if _is_mapping(eps):
-            for endpoint in eps.get("endpoints") or ():
-                if _is_mapping(endpoint) and endpoint_serving(endpoint):
-                    return True
+def any_serving(endpoint_slices: Sequence[Mapping]) -> bool:
+    """Step 1: some endpoint of the service can serve."""
+    for _endpoint in serving_endpoints(endpoint_slices):
+        return True
     return False
 
 
@@ -99,15 +97,20 @@ def network_unavailable(node: Mapping) -> bool:
     return False
 
 
+def ad_matches_service(ad: L2Advertisement, service_labels: Mapping[str, str]) -> bool:
+    """serviceSelectors: empty matches every service, else any selector matching (OR)."""
+    return not ad.service_selectors or any(selector_matches(s, service_labels) for s in ad.service_selectors)
+
+
 def ads_for_service(config: Config, pool_name: str, service: Mapping) -> list[L2Advertisement]:
-    """The pool's L2Advertisements whose serviceSelectors are empty or match the service (OR)."""
+    """Step 2: the pool's L2Advertisements that match the service."""
     labels = _meta(service, "labels")
-    return [
-        ad
-        for ad in config.l2_advertisements
-        if pool_name in ad.pools
-        and (not ad.service_selectors or any(selector_matches(s, labels) for s in ad.service_selectors))
-    ]
+    return [ad for ad in config.l2_advertisements if pool_name in ad.pools and ad_matches_service(ad, labels)]
+
+
+def eligible(node: Mapping, node_labels: Mapping[str, str], ignore_exclude_lb: bool) -> bool:
+    """Step 5: a node whose network is available and that is not excluded from load balancers."""
+    return not network_unavailable(node) and (ignore_exclude_lb or EXCLUDE_LB_LABEL not in node_labels)
 
 
 def ad_selects(ad: L2Advertisement, node_labels: Mapping[str, str]) -> bool:
@@ -137,35 +140,6 @@ def order_candidates(
     """Highest score first, then sha256(node + "#" + ip) ascending (bytes)."""
     scores = scores or {}
     return sorted(candidates, key=lambda n: (-scores.get(n, 0), election_key(n, ip)))
-
-
-_V4_MAPPED = b"\x00" * 10 + b"\xff\xff"
-
-
-def ip_text(text) -> str | None:
-    """``addresses.canonical_ip`` (Go's net.IP.String(), IPv4-mapped IPv6 as IPv4) in two C calls:
-    it runs for every LB IP of every pass. None if ``text`` is not an IP."""
-    if not isinstance(text, str):
-        return None
-    try:
-        return inet_ntop(AF_INET, inet_pton(AF_INET, text))
-    except OSError:
-        pass
-    try:
-        packed = inet_pton(AF_INET6, text)
-    except (OSError, ValueError):
-        return None
-    if packed[:12] == _V4_MAPPED:
-        return inet_ntop(AF_INET, packed[12:])
-    return inet_ntop(AF_INET6, packed)
-
-
-def canonical_ip(ip: str) -> str:
-    """Go's net.IP.String() of ``ip``: the form MetalLB hashes. ValueError if not an IP."""
-    text = ip_text(ip)
-    if text is None:
-        raise ValueError("layer2 election: %r is not an IP address" % (ip,))
-    return text
 
 
 def elect(
@@ -212,17 +186,46 @@ _SHARED_WITH_SELECTOR = L2Decision(None, (), SHARED_IP_WITH_SERVICE_SELECTOR)
 _DIRECT_ORDER_MAX = 4  # up to this many tied candidates, hashing them beats looking up a cached order
 
 
+class _AdSet:
+    """Step 2's advertisements of one service (as indices into the config), and what follows from
+    them alone: computed once per pass for every service that has the same ones. ``selected`` (the
+    live nodes one of them selects) and ``candidates`` (those of them that are eligible, step 5)
+    are filled when a service with this set first gets that far."""
+
+    __slots__ = ("key", "ads", "service_selectors", "preferred", "selected", "candidates")
+
+    def __init__(self, key: tuple[int, ...], ads: tuple[L2Advertisement, ...]) -> None:
+        self.key = key
+        self.ads = ads
+        self.service_selectors = any(ad.service_selectors for ad in ads)
+        self.preferred = any(ad.preferred_nodes for ad in ads)
+        self.selected: frozenset[str] | None = None
+        self.candidates: frozenset[str] | None = None
+
+
+class _View:
+    """Steps 1-6 for one service that passed them: its advertisements and its candidates (after
+    ``externalTrafficPolicy: Local``)."""
+
+    __slots__ = ("ad_set", "candidates")
+
+    def __init__(self, ad_set: _AdSet, candidates: frozenset[str]) -> None:
+        self.ad_set = ad_set
+        self.candidates = candidates
+
+
 class _Election:
     """One pass of ShouldAnnounce over any number of IPs with the same nodes, members and config.
 
     Steps 1-6 of a service depend on the asking node only through the pool's advertisements
     (selected nodes, candidates, scores, interfaces), so they are computed once per set of
-    advertisements and per node, not once per service: the cost of a pass is a few dict lookups
-    per service. Every value is computed exactly as ``_meta``/``ad_selects``/... would, and only
-    in the situations the one-service-at-a-time reading computes it.
+    advertisements (``_AdSet``) and per node, not once per service: the cost of a pass is a few
+    dict lookups per service. Every rule is the module's function of the same name
+    (``ad_matches_service``, ``ad_selects``, ``eligible``, ``preference_score``, ...), only
+    remembered.
     """
 
-    __slots__ = ("config", "nodes", "live", "labels", "ignore_exclude_lb", "_pool_ads", "_by_ads",
+    __slots__ = ("config", "nodes", "live", "labels", "ignore_exclude_lb", "_pool_ads", "_ad_sets",
                  "_eligible", "_scores", "_mine", "_decisions", "_memo", "_all_text")
 
     def __init__(self, config: Config, nodes: Mapping[str, Mapping], members: Collection[str] | None,
@@ -232,9 +235,9 @@ class _Election:
         self.live = [n for n in dict.fromkeys(nodes if members is None else members) if n in nodes]
         self.labels = {n: _meta(nodes[n], "labels") for n in self.live}
         self.ignore_exclude_lb = ignore_exclude_lb
-        self._pool_ads: dict = {}  # pool -> ((index, ad), ...) of its advertisements, any serviceSelectors
-        self._by_ads: dict = {}  # ad indices -> see ``_for_ads``
-        self._eligible: dict = {}  # node -> step 5 (network available, not excluded)
+        self._pool_ads: dict = {}  # pool -> ((index, ad), ...) of its advertisements, every index, any selectors
+        self._ad_sets: dict[tuple[int, ...], _AdSet] = {}
+        self._eligible: dict[str, bool] = {}  # node -> step 5
         self._scores: dict = {}  # (ad indices, node) -> preference score
         self._mine: dict = {}  # (ad indices, my node) -> does one of the ads select my node
         self._decisions: dict = {}  # (ad indices, winner, reason) -> decision (one object for equal ones)
@@ -244,76 +247,66 @@ class _Election:
     def _eligible_node(self, n: str) -> bool:
         ok = self._eligible.get(n)
         if ok is None:
-            ok = not network_unavailable(self.nodes[n]) and (
-                self.ignore_exclude_lb or EXCLUDE_LB_LABEL not in self.labels[n])
-            self._eligible[n] = ok
+            ok = self._eligible[n] = eligible(self.nodes[n], self.labels[n], self.ignore_exclude_lb)
         return ok
 
-    def _ads(self, pool: str, service: Mapping) -> tuple[int, ...]:
-        """Indices (in the config) of ``ads_for_service``; the labels are read only if some ad of
-        the pool has serviceSelectors."""
+    def _ad_set(self, pool: str, service: Mapping) -> _AdSet:
+        """Step 2 (``ads_for_service``); the service's labels are read only if some ad of the pool
+        has serviceSelectors."""
         entry = self._pool_ads.get(pool)
         if entry is None:
             pairs = tuple((i, ad) for i, ad in enumerate(self.config.l2_advertisements) if pool in ad.pools)
             entry = (pairs, tuple(i for i, _ad in pairs), any(ad.service_selectors for _i, ad in pairs))
             self._pool_ads[pool] = entry
-        pairs, every, filtered = entry
-        if not filtered:
-            return every
-        service_labels = _meta(service, "labels")
-        return tuple(i for i, ad in pairs
-                     if not ad.service_selectors or any(selector_matches(s, service_labels)
-                                                        for s in ad.service_selectors))
-
-    def _for_ads(self, key: tuple[int, ...]) -> list:
-        """[ads, any serviceSelectors, any preferredNodeSelectors, selected, candidates]; the last two
-        are filled by ``_nodes_for``."""
-        got = self._by_ads.get(key)
+        pairs, key, filtered = entry
+        if filtered:
+            labels = _meta(service, "labels")
+            key = tuple(i for i, ad in pairs if ad_matches_service(ad, labels))
+        got = self._ad_sets.get(key)
         if got is None:
-            ads = tuple(self.config.l2_advertisements[i] for i in key)
-            got = [ads, any(ad.service_selectors for ad in ads), any(ad.preferred_nodes for ad in ads), None, None]
-            self._by_ads[key] = got
+            got = self._ad_sets[key] = _AdSet(key, tuple(self.config.l2_advertisements[i] for i in key))
         return got
 
-    def _nodes_for(self, entry: list) -> None:
-        """Live nodes the ads select, and the candidates among them (steps 4-5)."""
-        ads, labels = entry[0], self.labels
-        selected = frozenset(n for n in self.live if any(ad_selects(ad, labels[n]) for ad in ads))
-        entry[4] = frozenset(n for n in selected if self._eligible_node(n))
-        entry[3] = selected
+    def _fill_nodes(self, ad_set: _AdSet) -> None:
+        """Steps 4-5 for a set of advertisements: the live nodes they select, and the eligible ones."""
+        labels = self.labels
+        selected = frozenset(n for n in self.live if any(ad_selects(ad, labels[n]) for ad in ad_set.ads))
+        ad_set.candidates = frozenset(n for n in selected if self._eligible_node(n))
+        ad_set.selected = selected
 
-    def view(self, claim: Claim) -> tuple:
-        """Steps 1-6 for one service: (reason, ad indices, ads, selected, candidates, has preferences)."""
+    def view(self, claim: Claim) -> _View | str:
+        """Steps 1-6 for one service: its ``_View``, or the reason it is out (``notOwner``,
+        ``sharedIPWithServiceSelector``)."""
         service = claim.service
         # 1. a serving endpoint somewhere
-        if not _any_serving(claim.endpoint_slices):
-            return (NOT_OWNER,)
+        if not any_serving(claim.endpoint_slices):
+            return NOT_OWNER
         # 2. advertisements of the pool that match the service
-        key = self._ads(claim.pool, service)
-        entry = self._for_ads(key)
+        ad_set = self._ad_set(claim.pool, service)
         # 3. allow-shared-ip cannot be combined with serviceSelectors
-        if entry[1] and has_shared_ip_annotation(service):
-            return (SHARED_IP_WITH_SERVICE_SELECTOR,)
-        if entry[3] is None:
-            self._nodes_for(entry)
-        ads, _selectors, preferred, selected, candidates = entry
+        if ad_set.service_selectors and has_shared_ip_annotation(service):
+            return SHARED_IP_WITH_SERVICE_SELECTOR
+        if ad_set.selected is None:
+            self._fill_nodes(ad_set)
+        candidates = ad_set.candidates
         # 6. externalTrafficPolicy Local: only nodes with a serving endpoint
         if ((service.get("spec") or {}).get("externalTrafficPolicy")) == "Local":
-            candidates = candidates & {e.get("nodeName") for e in _serving_endpoints(claim.endpoint_slices)
+            candidates = candidates & {e.get("nodeName") for e in serving_endpoints(claim.endpoint_slices)
                                        if e.get("nodeName")}
-        return (None, key, ads, selected, candidates, preferred)
+        return _View(ad_set, candidates)
 
-    def _score(self, view: tuple, n: str) -> int:
-        if not view[5]:
+    def _score(self, ad_set: _AdSet, n: str) -> int:
+        if not ad_set.preferred:
             return 0
-        key = (view[1], n)
+        key = (ad_set.key, n)
         score = self._scores.get(key)
         if score is None:
-            score = self._scores[key] = preference_score(view[2], self.labels[n])
+            score = self._scores[key] = preference_score(ad_set.ads, self.labels[n])
         return score
 
-    def _order(self, ip: str, tied: Collection[str]) -> str:
-        """The tied candidate with the lowest sha256(node + "#" + ip)."""
+    def _first_by_hash(self, ip: str, tied: Collection[str]) -> str:
+        """``order_candidates``' first among equally scored ``tied``: the lowest sha256(node + "#" + ip),
+        read from the pass memo's order of all nodes when it has one."""
         memo = self._memo
         if (memo is not None and (len(tied) > _DIRECT_ORDER_MAX or memo.has_order(ip))
                 and (self._all_text or all(isinstance(n, str) for n in tied))):
@@ -323,52 +316,57 @@ class _Election:
                     return n
         return min(tied, key=lambda n: election_key(n, ip))
 
+    def _selects_me(self, key: tuple[int, ...], my_node: str) -> bool:
+        """Step 4: one of the ads ``key`` selects ``my_node``."""
+        mine = self._mine.get((key, my_node))
+        if mine is None:
+            ads = tuple(self.config.l2_advertisements[i] for i in key)
+            mine = my_node in self.nodes and any(ad_selects(ad, _meta(self.nodes[my_node], "labels"))
+                                                 for ad in ads)
+            self._mine[key, my_node] = mine
+        return mine
+
+    def _winner(self, ip: str, views: Sequence[_View]) -> str | None:
+        """Step 7: most services covered, then preference score, then sha256; None if no candidate."""
+        if len(views) == 1:
+            view = views[0]
+            candidates = view.candidates
+            if not candidates:
+                return None
+            if view.ad_set.preferred:
+                scores = {n: self._score(view.ad_set, n) for n in candidates}
+                best = max(scores.values())
+                candidates = [n for n in candidates if scores[n] == best]
+            return next(iter(candidates)) if len(candidates) == 1 else self._first_by_hash(ip, candidates)
+        rank: dict[str, tuple[int, int]] = {}
+        for view in views:
+            for n in view.candidates:
+                covered, score = rank.get(n, (0, 0))
+                rank[n] = (covered + 1, score + self._score(view.ad_set, n))
+        if not rank:
+            return None
+        best = max(rank.values())
+        tied = [n for n, r in rank.items() if r == best]
+        return tied[0] if len(tied) == 1 else self._first_by_hash(ip, tied)
+
     def decide(self, ip: str, claims: Sequence[Claim], my_node: str | None) -> L2Decision:
         """``elect_shared`` for the canonical ``ip``."""
         if len(claims) == 1:
             view = self.view(claims[0])
-            if view[0] is not None:
-                return _SHARED_WITH_SELECTOR if view[0] == SHARED_IP_WITH_SERVICE_SELECTOR else _NOT_OWNER
-            active = (view,)
-            key = view[1]
+            if view.__class__ is str:
+                return _SHARED_WITH_SELECTOR if view == SHARED_IP_WITH_SERVICE_SELECTOR else _NOT_OWNER
+            views = (view,)
+            key = view.ad_set.key
         else:
-            views = [self.view(c) for c in claims]
-            active = tuple(v for v in views if v[0] is None)
-            if not active:
-                return (_SHARED_WITH_SELECTOR if any(v[0] == SHARED_IP_WITH_SERVICE_SELECTOR for v in views)
-                        else _NOT_OWNER)
-            key = active[0][1] if len(active) == 1 else tuple(dict.fromkeys(i for v in active for i in v[1]))
+            every = [self.view(c) for c in claims]
+            views = tuple(v for v in every if v.__class__ is _View)
+            if not views:
+                return _SHARED_WITH_SELECTOR if SHARED_IP_WITH_SERVICE_SELECTOR in every else _NOT_OWNER
+            key = (views[0].ad_set.key if len(views) == 1
+                   else tuple(dict.fromkeys(i for v in views for i in v.ad_set.key)))
         # 4. an advertisement must select my node (planner: some live node)
-        if my_node is not None:
-            mine = self._mine.get((key, my_node))
-            if mine is None:
-                ads = tuple(self.config.l2_advertisements[i] for i in key)
-                mine = my_node in self.nodes and any(ad_selects(ad, _meta(self.nodes[my_node], "labels"))
-                                                     for ad in ads)
-                self._mine[key, my_node] = mine
-        else:
-            mine = any(v[3] for v in active)
-        # 7. order: most services covered, then preference score, then sha256; the first announces
-        winner = None
-        if len(active) == 1:
-            view = active[0]
-            candidates = view[4]
-            if candidates:
-                if view[5]:
-                    scores = {n: self._score(view, n) for n in candidates}
-                    best = max(scores.values())
-                    candidates = [n for n in candidates if scores[n] == best]
-                winner = next(iter(candidates)) if len(candidates) == 1 else self._order(ip, candidates)
-        else:
-            rank: dict[str, tuple[int, int]] = {}
-            for v in active:
-                for n in v[4]:
-                    cov, score = rank.get(n, (0, 0))
-                    rank[n] = (cov + 1, score + self._score(v, n))
-            if rank:
-                best = max(rank.values())
-                tied = [n for n, r in rank.items() if r == best]
-                winner = tied[0] if len(tied) == 1 else self._order(ip, tied)
+        mine = self._selects_me(key, my_node) if my_node is not None else any(v.ad_set.selected for v in views)
+        winner = self._winner(ip, views)
         if not mine:
             reason = NO_MATCHING_ADVERTISEMENT
         elif winner is None:
@@ -377,8 +375,6 @@ class _Election:
             reason = NOT_OWNER
         else:
             reason = None
-        if winner is None:
-            return self._decision(key, None, reason)
         return self._decision(key, winner, reason)
 
     def _decision(self, key: tuple[int, ...], winner: str | None, reason: str | None) -> L2Decision:
@@ -414,12 +410,12 @@ class _PassMemo:
 
     def ip_text(self, text) -> str | None:
         if not isinstance(text, str):
-            return ip_text(text)
+            return canonical_ip(text)
         got = self.texts.get(text, _MISSING)
         if got is _MISSING:
             got = self.old_texts.get(text, _MISSING)
             if got is _MISSING:
-                got = ip_text(text)
+                got = canonical_ip(text)
             self.texts[text] = got
         return got
 
@@ -479,9 +475,9 @@ class ElectionCache:
         return memo
 
     def ip_text(self, text) -> str | None:
-        """``ip_text``, from the latest pass's table when it is there."""
+        """``addresses.canonical_ip``, from the latest pass's table when it is there."""
         got = self._texts.get(text, _MISSING) if isinstance(text, str) else _MISSING
-        return ip_text(text) if got is _MISSING else got
+        return canonical_ip(text) if got is _MISSING else got
 
 
 def elect_shared(
@@ -504,8 +500,10 @@ def elect_shared(
     over the services, then sha256(node + "#" + ip)). With one service, or services with the
     same candidates, this is exactly MetalLB's order.
     """
-    ip = canonical_ip(ip)
-    return _Election(config, nodes, members, ignore_exclude_lb, None).decide(ip, claims, my_node)
+    text = canonical_ip(ip)
+    if text is None:
+        raise ValueError("layer2 election: %r is not an IP address" % (ip,))
+    return _Election(config, nodes, members, ignore_exclude_lb, None).decide(text, claims, my_node)
 
 
 def interfaces_for(ads: Sequence[L2Advertisement], node_labels: Mapping[str, str]) -> tuple[str, ...]:
@@ -538,15 +536,8 @@ class Balancer:
 
 
 def pool_for(config: Config, ips: Sequence[str]) -> str | None:
-    """The first pool (by name) containing every one of ``ips``; None if none does."""
-    parsed = [parse_ip(ip) for ip in ips]
-    if not parsed or any(p is None for p in parsed):
-        return None
-    for name in sorted(config.pools):
-        segments = config.pools[name].segments
-        if all(any(s.family == f and s.first <= v <= s.last for s in segments) for f, v in parsed):
-            return name
-    return None
+    """MetalLB's speaker ``poolFor``: the pool owning every one of ``ips``, avoidBuggyIPs ignored."""
+    return pool_owner.pool_for(config.pools, ips, avoid_buggy=False)
 
 
 def slices_by_service(endpoint_slices: Sequence[Mapping]) -> dict[str, list[Mapping]]:
@@ -590,7 +581,7 @@ def elect_all(
     """
     by_service = slices_by_service(endpoint_slices)
     memo = cache.begin(config, nodes) if cache is not None else None
-    text_of = memo.ip_text if memo is not None else ip_text
+    text_of = memo.ip_text if memo is not None else canonical_ip
     # ip -> its Claim when the ip is the hash key and it has one claim (nearly always), else
     # (hash key, Claim, ...): one object per IP less at 100,000 IPs
     claims: dict[str, Claim | tuple] = {}

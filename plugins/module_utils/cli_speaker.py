@@ -20,10 +20,10 @@ import sys
 import threading
 
 from .cli_controller import setup_logging
+from .daemons import status_file as status_files
 
 NAME = "speaker"
 HELP = "run the speaker of one node (layer 2: ARP/NDP answers for the IPs this node leads)"
-DEFAULT_STATUS_FILE = "/run/metal-lb/speaker-{node}.json"
 DEFAULT_METRICS_PORT = 7473
 STARTUP_TIMEOUT_EXTRA = 3.0  # seconds a starting speaker waits at most for unknown peers
 
@@ -63,7 +63,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--gratuitous-refresh", type=float, default=None, metavar="SECONDS",
                         help="after the take-over burst, re-send one gratuitous round every SECONDS "
                              "(for switches that age out entries; default off)")
-    parser.add_argument("--status-file", default=DEFAULT_STATUS_FILE,
+    parser.add_argument("--status-file", default=status_files.DEFAULT_PATH,
                         help="JSON file describing what this node announces, for metal.lb.announce; '' "
                              "disables (default: %(default)s)")
     parser.add_argument("--ignore-exclude-lb", action="store_true",
@@ -182,7 +182,7 @@ def run(args: argparse.Namespace) -> int:
         from .layer2.responder import Responder
 
         responder = Responder(announcer)
-    status_file = args.status_file.replace("{node}", args.node) if args.status_file else ""
+    status_file = status_files.path_for(args.status_file, args.node)
     grace, timeout = membership_timing(membership_config(args)) if membership is not None else (0.0, 0.0)
     speaker = Speaker(api_client, node=args.node, namespace=args.namespace, lb_class=args.lb_class,
                       membership=membership, membership_port=bind[1] if bind else 7946,

@@ -189,6 +189,7 @@ from ansible_collections.metal.lb.plugins.module_utils.vocabulary import (
     plural,
     version,
 )
+from ansible_collections.metal.lb.plugins.module_utils.daemons import status_file
 from ansible_collections.metal.lb.plugins.module_utils.kube.client import HAS_KUBERNETES, KubeConfigError
 from ansible_collections.metal.lb.plugins.module_utils.kube.module_auth import (
     api_client_from_params,
@@ -208,17 +209,8 @@ NODE_LABEL = STATUS_NODE_LABEL
 
 
 def read_status(path: str) -> dict | None:
-    """The speaker's status file, None when absent. ValueError for a file that is not its JSON."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as exc:
-        raise ValueError("status file %s cannot be read: %s" % (path, exc)) from None
-    if not isinstance(data, dict) or not isinstance(data.get("announced"), dict):
-        raise ValueError("status file %s is not a metal-lb speaker status file" % path)
-    return data
+    """The speaker's status file (``daemons.status_file``, the speaker's own format)."""
+    return status_file.read(path)
 
 
 def speaker_running(pid) -> bool:
@@ -258,7 +250,7 @@ def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     params = module.params
     node = params["node"] or socket.gethostname().split(".")[0]
-    path = params["status_file"].replace("{node}", node)
+    path = status_file.path_for(params["status_file"], node)
     try:
         status = read_status(path)
     except ValueError as exc:

@@ -1,54 +1,50 @@
 # -*- coding: utf-8 -*-
 # Copyright: metal.lb contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-# ruff: noqa: UP009 - the Ansible header above is required in plugins/
-"""The speaker daemon (layer 2): watch → snapshot → election → diff → apply.
+"""The speaker daemon's generic loop: watch → snapshot → each protocol decides → apply.
 
-A thin loop. Informers keep a cache of Services, EndpointSlices, Nodes and the configuration;
-one worker thread turns a batch of changed keys into decisions with ``speaker_decisions``
-(which calls ``layer2.election``) and applies the difference to what this node announces: the
-``Announcer`` (what the raw-socket responder answers for, and the gratuitous bursts on
-take-over), ServiceL2Status objects, Events and metrics.
+A thin loop. Informers keep a cache of Services, EndpointSlices, Nodes and the configuration
+(``config.sources``); one worker thread turns a batch of changed keys into a ``Snapshot`` and
+hands it to every protocol it owns (``protocol.Protocol``; layer 2 is ``layer2_protocol``),
+then applies each protocol's decision per Service with ``set_balancer``/``delete_balancer``.
+What is protocol specific (sockets, status objects, their Events) lives in the protocol; the
+loop keeps the configuration, membership settling, the ConfigurationState, metrics and the
+status file.
 
 Liveness comes from membership (UDP), not from the API: a change of the live set re-runs the
-election on the cached snapshot, so announcements and failover keep working while the API
+decisions on the cached snapshot, so announcements and failover keep working while the API
 server is unreachable. The speaker joins membership only once its caches are synced (before
 that it could not announce what its peers would then stop announcing) and starts announcing
 when it becomes live in its own view: the moment its peers count it live too, so a restarted
-node takes its IPs back without a gap. An invalid configuration keeps the last valid one. API writes happen
-only on changes, off the worker thread, paced (``kube.l2_status``); Events only on
-transitions (take-over, failure), not on every pass as MetalLB does, so the number of writes
-per second does not grow with the number of Services.
+node takes its IPs back without a gap. An invalid configuration keeps the last valid one. API
+writes happen only on changes, off the worker thread, paced.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
 
-from ..allocator.messages import go_quote
 from ..config.parse import parse_config
 from ..config.sources import SPEAKER
 from ..kube.config_reads import config_informers
 from ..kube.informer import Informer, start_and_sync
-from ..kube.l2_status import GROUP as STATUS_GROUP
-from ..kube.l2_status import PLURAL as STATUS_PLURAL
-from ..kube.l2_status import VERSION as STATUS_VERSION
-from ..kube.l2_status import L2StatusWriter, TokenBucket, object_node, object_service
+from ..kube.l2_status import TokenBucket
 from ..kube.service_view import trim_service
-from ..kube.speaker_views import (CoreReads, trim_config_object, trim_endpoint_slice, trim_l2_status,
-                                  trim_namespace, trim_node, trim_secret)
+from ..kube.speaker_views import (CoreReads, trim_config_object, trim_endpoint_slice, trim_namespace, trim_node,
+                                  trim_secret)
 from ..kube.status_objects import StatusObjects
 from ..kube.writer import EventRecorder
 from ..layer2.announcer import Announcer
 from ..layer2.election import network_unavailable, pool_for
 from ..membership.transport import MembershipConfigError, parse_bind
 from ..vocabulary import CONFIG_KINDS, MEMBERSHIP_ANNOTATION, SERVICE_NAME_LABEL, key_of
-from .speaker_decisions import ServiceL2, desired
+from . import status_file
+from .layer2_protocol import Announced, Layer2
+from .protocol import Protocol, Snapshot
 from .speaker_metrics import SpeakerMetrics
 from .workqueue import RESYNC_ALL, WorkQueue
 
@@ -59,18 +55,8 @@ except ImportError:  # pragma: no cover - the CLI checks first
 
 LOG = logging.getLogger("metal_lb.speaker")
 CONFIG_KEY = "\x00config"
-PROTOCOL = "layer2"
 SERVICE_DELETED = "serviceDeleted"
-STATUS_FILE_VERSION = 1
-
-
-@dataclass(frozen=True)
-class Announced:
-    """What this node announces for one Service: its LB IPs and the (IP, interfaces) it leads
-    (interfaces () = all)."""
-
-    ips: tuple[str, ...]
-    active: tuple[tuple[str, tuple[str, ...]], ...]  # (ip, allowed interfaces; () = all)
+__all__ = ["Announced", "Speaker", "membership_address", "view_settled"]  # Announced: the layer-2 record
 
 
 def membership_address(node: dict, default_port: int, prefer_v6: bool = False) -> tuple[str, int] | None:
@@ -116,7 +102,10 @@ class Speaker:
     """One node's speaker. ``run()`` is the worker loop (a thread of the caller's); ``stop()``
     performs the planned handover (membership leave first, then withdraw and stop).
     ``membership`` (a ``MembershipThread``) is best passed unstarted: ``run()`` starts it once the
-    caches are synced; ``join_error`` is set if that fails."""
+    caches are synced; ``join_error`` is set if that fails.
+
+    ``protocols``: the protocol objects the loop owns (built by ``add_protocol``); without any, the
+    loop builds layer 2 from ``announcer``, ``responder`` and ``status_qps``/``status_burst``."""
 
     def __init__(self, api_client, *, node: str, namespace: str = "metallb-system", lb_class: str = "",
                  membership=None, membership_port: int = 7946, membership_v6: bool = False,
@@ -124,7 +113,8 @@ class Speaker:
                  responder=None, status_file: str = "", ignore_exclude_lb: bool = False,
                  status_qps: float = 20.0, status_burst: int = 50, startup_grace: float = 0.0,
                  startup_timeout: float = 0.0,
-                 event_qps: float = 5.0, event_burst: int = 50) -> None:
+                 event_qps: float = 5.0, event_burst: int = 50,
+                 protocols: Sequence[Protocol] | None = None) -> None:
         self.node = node
         self.namespace = namespace
         self.lb_class = lb_class
@@ -132,8 +122,6 @@ class Speaker:
         self._membership_port = membership_port
         self._membership_v6 = membership_v6
         self.metrics = metrics or SpeakerMetrics(node, membership.stats if membership is not None else None)
-        self.announcer = announcer or Announcer(metrics=self.metrics)
-        self.responder = responder
         self.status_file = status_file
         self.ignore_exclude_lb = ignore_exclude_lb
         self.startup_grace = startup_grace
@@ -156,17 +144,16 @@ class Speaker:
         self._config_state_wanted: list[str] | None = None
         self._config_state_event = threading.Event()
         self._config_retry = 0
-        self._announced: dict[str, Announced] = {}
-        self._failed: set[tuple[str, str]] = set()  # (service, ip) whose interfaces are missing here
-        self._local_names: frozenset[str] | None = None
         self._stop = threading.Event()
         self._idle = threading.Event()
-        self._status_index: dict[str, dict[str, dict]] = {}
-        self._status_lock = threading.Lock()
         self._status_file_content: dict | None = None
         self._status_file_warned = False
-        self._statuses = L2StatusWriter(custom, namespace, node, self._cached_statuses, qps=status_qps,
-                                        burst=status_burst, on_error=self._status_failed)
+        self._own_node: tuple = ()
+        if protocols is None:
+            protocols = [Layer2(custom, node=node, namespace=namespace, metrics=self.metrics, event=self._event,
+                                resync=self.resync, announcer=announcer, responder=responder,
+                                status_qps=status_qps, status_burst=status_burst)]
+        self.protocols: list[Protocol] = list(protocols)
         # Every cache holds only what the speaker reads (kube.speaker_views, kube.service_view).
         self._services = Informer("services", core.list_service_for_all_namespaces, self._on_service,
                                   kind="Service", api_version="v1", transform=trim_service)
@@ -180,16 +167,19 @@ class Speaker:
         trims.update(Namespace=trim_namespace, Secret=trim_secret)
         self._config_informers = config_informers(SPEAKER, core, custom, namespace, self._on_config,
                                                   transforms=trims, skip=("Node",))
-        self._status_informer = Informer("servicel2statuses", custom.list_namespaced_custom_object,
-                                         self._on_status, args=(STATUS_GROUP, STATUS_VERSION, namespace,
-                                                                STATUS_PLURAL), transform=trim_l2_status)
-        self._informers = [self._services, self._slices, self._nodes, self._status_informer,
-                           *self._config_informers]
+        self._informers = [self._services, self._slices, self._nodes,
+                           *(i for p in self.protocols for i in p.informers()), *self._config_informers]
         self.join_error: Exception | None = None
-        if responder is not None:
-            responder.on_interfaces = self._on_interfaces
 
-    # -- informer / membership / responder callbacks (their threads) -------------------------
+    @property
+    def layer2(self) -> Layer2 | None:
+        return next((p for p in self.protocols if isinstance(p, Layer2)), None)
+
+    def resync(self) -> None:
+        """Run a full pass soon (a protocol's local facts changed, e.g. its interfaces)."""
+        self._queue.add(RESYNC_ALL)
+
+    # -- informer / membership callbacks (their threads) ------------------------------------
     def _on_service(self, _type: str, key: str, _new, _old) -> None:
         self._queue.add(key)
 
@@ -210,46 +200,9 @@ class Speaker:
     def _on_config(self, _type: str, _key: str, _new, _old) -> None:
         self._queue.add(CONFIG_KEY)
 
-    def _on_status(self, _type: str, key: str, new, old) -> None:
-        with self._status_lock:
-            for obj in (old, new):
-                svc = object_service(obj) if obj else None
-                if svc is None:
-                    continue
-                bucket = self._status_index.setdefault(svc, {})
-                if obj is new:
-                    bucket[key] = new
-                else:
-                    bucket.pop(key, None)
-                if not bucket:
-                    self._status_index.pop(svc, None)
-        for obj in (old, new):
-            svc = object_service(obj) if obj else None
-            if svc:
-                self._statuses.recheck(svc)
-
     def _on_members(self, live: frozenset) -> None:
         LOG.info("membership changed: live %s; re-running the election", ", ".join(sorted(live)) or "(none)")
         self._queue.add(RESYNC_ALL)
-
-    def _on_interfaces(self, names: frozenset[str]) -> None:
-        if names != self._local_names:
-            self._local_names = frozenset(names)
-            self._queue.add(RESYNC_ALL)
-
-    def _cached_statuses(self, svc_key: str) -> list[dict]:
-        with self._status_lock:
-            return list(self._status_index.get(svc_key, {}).values())
-
-    def _own_status_keys(self) -> set[str]:
-        """Services with a ServiceL2Status of this node (e.g. left from before a restart)."""
-        with self._status_lock:
-            return {svc for svc, objs in self._status_index.items()
-                    if any(object_node(o) == self.node for o in objs.values())}
-
-    def _status_failed(self, key: str, exc: Exception) -> None:
-        self.metrics.update_errors.inc()
-        LOG.warning("ServiceL2Status for %s not written: %s (will retry)", key, exc)
 
     def _publish_known_members(self) -> None:
         if self.membership is None:
@@ -264,7 +217,8 @@ class Speaker:
 
     # -- lifecycle -----------------------------------------------------------------------------
     def run(self) -> None:
-        self._statuses.start()
+        for protocol in self.protocols:
+            protocol.start()
         threading.Thread(target=self._config_state_loop, name="configstate", daemon=True).start()
         if not start_and_sync(self._informers, self._stop, LOG):
             return
@@ -307,7 +261,7 @@ class Speaker:
 
     def burst(self) -> list[str]:
         """A fresh gratuitous burst for every IP announced here (SIGUSR1, ``metal.lb.announce``)."""
-        ips = self.announcer.burst()
+        ips = [ip for protocol in self.protocols for ip in protocol.burst()]
         LOG.info("gratuitous burst requested for %d IP(s)", len(ips))
         return ips
 
@@ -318,29 +272,26 @@ class Speaker:
             self._leaving = True  # its loop stops: no more view() calls into it
             try:
                 # LEAVE goes out first (peers re-elect at once), then the live set empties and
-                # the next pass withdraws everything here and deletes our ServiceL2Status objects.
+                # the next pass withdraws everything here and deletes our status objects.
                 self.membership.stop(graceful=True)
             except Exception as exc:  # noqa: BLE001
                 LOG.warning("membership leave failed: %s", exc)
             self._queue.add(RESYNC_ALL)
             deadline = time.monotonic() + drain_timeout
-            while time.monotonic() < deadline and (len(self._queue) or not self._statuses.idle()):
+            while time.monotonic() < deadline and (len(self._queue) or not self._protocols_idle()):
                 time.sleep(0.02)
         self._stop.set()
         self._queue.close()
-        self._announced.clear()
-        self.announcer.set_leading({})
-        if self.responder is not None:
-            self.responder.stop()
-        self._statuses.stop()
+        for protocol in self.protocols:
+            protocol.stop()
         self._events.flush(1.0)
         for informer in self._informers:
             informer.stop()
         if self.status_file:
-            try:
-                os.unlink(self.status_file)
-            except OSError:
-                pass
+            status_file.remove(self.status_file)
+
+    def _protocols_idle(self) -> bool:
+        return all(protocol.idle() for protocol in self.protocols)
 
     # -- the loop body ----------------------------------------------------------------------
     def _members(self) -> frozenset[str] | None:
@@ -375,6 +326,13 @@ class Speaker:
             LOG.info("membership settled after %.1fs: announcing", waited)
         return self._settled
 
+    def _announced(self) -> dict[str, tuple[str, ...]]:
+        """Service key → LB IPs, over every protocol."""
+        out: dict[str, tuple[str, ...]] = {}
+        for protocol in self.protocols:
+            out.update(protocol.announced())
+        return out
+
     def _reload_config(self) -> bool:
         """Parse; adopt only a valid config that keeps every announced IP inside a pool (MetalLB
         §4.7). True if the config changed."""
@@ -384,7 +342,7 @@ class Speaker:
         result = parse_config(objects, namespace=self.namespace)
         errors = [str(e) for e in result.errors]
         if not errors:
-            orphans = sorted(k for k, a in self._announced.items() if pool_for(result.config, a.ips) is None)
+            orphans = sorted(k for k, ips in self._announced().items() if pool_for(result.config, ips) is None)
             if orphans:
                 delay = min(0.5 * (2 ** self._config_retry), 30.0)
                 self._config_retry += 1
@@ -408,6 +366,8 @@ class Speaker:
         if self._config is not None and result.config == self._config:
             return False
         self._config = result.config
+        for protocol in self.protocols:
+            protocol.set_config(result.config)
         LOG.info("configuration loaded: %d pools, %d L2 advertisements", len(result.config.pools),
                  len(result.config.l2_advertisements))
         return True
@@ -446,94 +406,44 @@ class Speaker:
 
     def _process(self, batch: list[str]) -> None:
         """Always a full pass: services sharing an IP are elected together, so one Service's
-        change can move another's announcement; ``elect_all`` is cheap next to any API call."""
+        change can move another's announcement; the decisions are cheap next to any API call."""
         if CONFIG_KEY in batch or RESYNC_ALL in batch:  # RESYNC_ALL swallows the keys queued with it
             self._reload_config()
         if self._config is None:
             return  # no config yet: nothing happens (MetalLB)
         nodes = {(n.get("metadata") or {}).get("name"): n for n in self._nodes.items()}
+        own = nodes.get(self.node)
+        if _node_relevant(own) != self._own_node:
+            self._own_node = _node_relevant(own)
+            for protocol in self.protocols:
+                protocol.set_node(own)
         members = self._members()
-        results = desired(self._services.items(), self._config, nodes, self._slices.items(), members,
-                          self.node, lb_class=self.lb_class, ignore_exclude_lb=self.ignore_exclude_lb)
-        services = {key: self._services.get(key) for key in results}
-        keys = set(results) | set(self._announced) | set(self._statuses.desired()) | self._own_status_keys()
-        for key in sorted(keys):
-            result = results.get(key) or ServiceL2(key, (), (), SERVICE_DELETED, None)
-            self._apply(result, services.get(key))
-        # One call for the whole node: new IPs get their gratuitous burst, dropped IPs stop being
-        # answered, unchanged IPs are left alone.
-        self.announcer.set_leading(self.leading())
-        self._report_unannounceable(services)
+        snapshot = Snapshot(self._services.items(), self._config, nodes, self._slices.items(), members, self.node,
+                            self.lb_class, self.ignore_exclude_lb)
+        for protocol in self.protocols:
+            decisions = protocol.should_announce(snapshot)
+            services = {key: self._services.get(key) for key in decisions}
+            for key in sorted(set(decisions) | protocol.keys()):
+                decision = decisions.get(key)
+                if decision is not None and decision.announce:
+                    protocol.set_balancer(key, services.get(key), decision)
+                else:
+                    reason = SERVICE_DELETED if decision is None else decision.reason
+                    protocol.delete_balancer(key, reason or "loadBalancerIPChanged")
+            protocol.sync(services)
         self.metrics.updates.inc()
         self._write_status_file(members)
 
-    def leading(self) -> dict[str, tuple[str, ...]]:
-        """IP -> interfaces this node answers on (() = all), over every Service it announces."""
-        out: dict[str, tuple[str, ...]] = {}
-        for ann in self._announced.values():
-            for ip, names in ann.active:
-                if ip in out and (not out[ip] or not names):
-                    out[ip] = ()
-                else:
-                    out[ip] = tuple(sorted(set(out.get(ip, ())) | set(names)))
-        return out
-
-    def _apply(self, result: ServiceL2, svc: dict | None) -> None:
-        key = result.key
-        prev = self._announced.get(key)
-        if prev is not None and (not result.announce or prev.ips != result.ips):
-            self._withdraw(key, prev, result.reason or "loadBalancerIPChanged")
-            prev = None
-        if not result.announce:
-            self._statuses.set(key, None)
-            return
-        new = Announced(result.ips, result.announce)
-        if new != prev:
-            for ip, _names in prev.active if prev else ():
-                if ip not in dict(new.active):
-                    self.metrics.set_announced(key, ip, False)
-            for ip, _names in new.active:
-                self.metrics.set_announced(key, ip, True)
-            self._announced[key] = new
-            if prev is None and svc is not None:
-                LOG.info("announcing %s (%s) from %s", key, ", ".join(ip for ip, _n in new.active), self.node)
-                self._event(svc, "Normal", "nodeAssigned", "announcing from node %s with protocol %s"
-                            % (go_quote(self.node), go_quote(PROTOCOL)))
-        self._statuses.set(key, result.interfaces)
-
-    def _report_unannounceable(self, services: dict) -> None:
-        """Warning ``announceFailed`` once per (service, IP) whose named interfaces do not exist
-        here; the IP stays registered and is answered as soon as such an interface appears."""
-        failing = set(self.responder.unannounceable()) if self.responder is not None else set()
-        now = {(key, ip) for key, ann in self._announced.items() for ip, _n in ann.active if ip in failing}
-        for key, ip in sorted(now - self._failed):
-            svc = services.get(key)
-            if svc is not None:
-                self._event(svc, "Warning", "announceFailed",
-                            "the interfaces specified by LB IP %s doesn't exist in assigned node %s with "
-                            "protocol %s" % (go_quote(ip), go_quote(self.node), go_quote(PROTOCOL)))
-        self._failed = now
-
-    def _event(self, svc: dict, event_type: str, reason: str, message: str) -> None:
+    def _event(self, svc, event_type: str, reason: str, message: str) -> None:
         if self._event_budget.delay() > 0:
             self.events_dropped += 1
             LOG.debug("event %s on %s dropped (rate limit)", reason, (svc.get("metadata") or {}).get("name"))
             return
         self._events.record(svc, event_type, reason, message)
 
-    def _withdraw(self, key: str, prev: Announced, reason: str) -> None:
-        LOG.info("withdrawing %s (%s): %s", key, ", ".join(ip for ip, _names in prev.active) or "no IP", reason)
-        for ip, _interfaces in prev.active:
-            self.metrics.set_announced(key, ip, False)
-        del self._announced[key]
-
     # -- the status file (read by metal.lb.announce) ----------------------------------------
     def status(self, members: frozenset[str] | None = None) -> dict:
         """What this node announces and sees, as the ``metal.lb.announce`` module reports it."""
-        ips = {ip: {"interfaces": list(names), "services": []} for ip, names in sorted(self.leading().items())}
-        for key, ann in sorted(self._announced.items()):
-            for ip, _names in ann.active:
-                ips[ip]["services"].append(key)
         membership: dict = {"enabled": self.membership is not None}
         if self.membership is not None and not self._leaving:
             membership["live"] = sorted(members if members is not None else self.membership.live_members())
@@ -544,17 +454,16 @@ class Speaker:
                                       for name, entry in sorted(view.items())}
             except Exception:  # noqa: BLE001 - stopping
                 membership["view"] = {}
-        responder: dict = {"enabled": self.responder is not None}
-        if self.responder is not None:
-            try:
-                responder["interfaces"] = self.responder.interfaces()
-            except RuntimeError:  # its thread changed the ports while we read: next pass
-                responder["interfaces"] = {}
-            # IPs whose advertisement names interfaces none of which exists here (announceFailed)
-            responder["unannounceable"] = sorted({ip for _key, ip in self._failed})
-        return {"version": STATUS_FILE_VERSION, "node": self.node, "pid": os.getpid(),
-                "namespace": self.namespace, "config_loaded": self._config is not None,
-                "announced": ips, "membership": membership, "responder": responder}
+        out = {"version": status_file.VERSION, "node": self.node, "pid": os.getpid(),
+               "namespace": self.namespace, "config_loaded": self._config is not None,
+               "announced": {}, "membership": membership, "responder": {"enabled": False}}
+        for protocol in self.protocols:
+            for key, value in protocol.status().items():
+                if key == "announced":
+                    out["announced"].update(value)
+                else:
+                    out[key] = value
+        return out
 
     def _write_status_file(self, members) -> None:
         if not self.status_file:
@@ -562,13 +471,8 @@ class Speaker:
         content = self.status(members)
         if content == self._status_file_content:
             return
-        tmp = "%s.%d.tmp" % (self.status_file, os.getpid())
         try:
-            os.makedirs(os.path.dirname(os.path.abspath(self.status_file)), exist_ok=True)
-            with open(tmp, "w", encoding="utf-8") as handle:
-                json.dump(dict(content, updated=time.time()), handle, indent=1, sort_keys=True)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, self.status_file)
+            status_file.write(self.status_file, content)
             self._status_file_content = content
         except OSError as exc:
             if not self._status_file_warned:
@@ -577,10 +481,10 @@ class Speaker:
             self._status_file_content = None
 
     def wait_idle(self, timeout: float) -> bool:
-        """Tests: True once the queue drained and status writes are done."""
+        """Tests: True once the queue drained and the protocols' writes are done."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self._idle.is_set() and not len(self._queue) and self._statuses.idle():
+            if self._idle.is_set() and not len(self._queue) and self._protocols_idle():
                 return True
             time.sleep(0.02)
         return False

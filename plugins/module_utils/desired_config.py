@@ -15,6 +15,8 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 
+from .config.parse import parse_config
+from .planner import plan
 from .service import ServiceFacts
 from .vocabulary import CONFIG_KINDS, GROUP, LAST_APPLIED_ANNOTATION, MANAGED_BY_LABEL
 
@@ -283,3 +285,45 @@ def service_changes(services: Iterable[dict], planned: dict, lb_class: str = "")
         else:
             changes["move"].append(entry)
     return changes
+
+
+# ----------------------------------------------------------------- the metal.lb.config module's decisions
+
+def desired_objects(params: dict) -> list[dict]:
+    """Every desired object, normalised (raises DesiredConfigError naming each bad object)."""
+    pools, ads = list(params["pools"]), list(params["l2_advertisements"])
+    if params["pool_name"]:
+        pools.append({"name": params["pool_name"], "addresses": params["pool_addresses"]})
+        ads.append({"name": params["pool_name"], "pools": [params["pool_name"]],
+                    "interfaces": params["pool_interfaces"] or []})
+    flat = flat_resources(pools, ads, params["l2_all_pools"], params["namespace"])
+    return normalize(list(params["resources"]) + flat, params["namespace"])
+
+
+def is_config_object(obj: dict) -> bool:
+    return obj.get("kind") in CONFIG_KINDS and str(obj.get("apiVersion") or "").startswith(GROUP + "/")
+
+
+def evaluate(objects: list[dict], desired: list[dict], params: dict, current: list[dict] | None = None) -> dict:
+    """Actions, validation and service changes for a snapshot (pure: no API calls).
+
+    ``current`` overrides the snapshot's config objects (for objects re-read at another version).
+    """
+    if current is None:
+        current = [obj for obj in objects if is_config_object(obj)]
+    others = [obj for obj in objects if not is_config_object(obj)]
+    actions = plan_actions(current, desired, state=params["state"], prune=params["prune"])
+    resulting = resulting_objects(current, actions) + others
+    checks = dict(service_cidrs=params["service_cidrs"], gateways=params["gateways"],
+                  allow_node_ip_pools=params["allow_node_ip_pools"])
+    parsed = parse_config(resulting, namespace=params["namespace"], **checks)
+    out = {"actions": actions, "errors": [str(e) for e in parsed.errors], "warnings": list(parsed.warnings),
+           "plan": None, "service_changes": {"get": [], "keep": [], "move": [], "lose": []}}
+    if out["errors"]:
+        return out
+    planned = plan(resulting, lb_class=params["lb_class"], namespace=params["namespace"], **checks)
+    services = [obj for obj in others if obj.get("kind") == "Service"]
+    out["service_changes"] = service_changes(services, planned["services"], params["lb_class"])
+    out["plan"] = {"services": planned["services"], "pools": planned["pools"],
+                   "service_changes": out["service_changes"]}
+    return out

@@ -20,9 +20,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from .addresses import pool_capacity
-from .allocator.allocator import Allocator
 from .config.allocation import allocation_config
-from .converge import ASSIGNED, iter_reprocess_all, no_cyclic_gc
+from .controller_pass import fresh_pass
+from .converge import ASSIGNED, no_cyclic_gc
 from .layer2.election import Balancer, elect_all
 
 
@@ -45,13 +45,11 @@ def _plan(objects: Iterable[dict], lb_class: str, namespace: str, service_cidrs:
     if parsed.config is None:
         return out
     config = parsed.config
-    alloc = Allocator()
-    alloc.set_pools(config.pools)
+    alloc, stream = fresh_pass(config, [obj for obj in objects if obj.get("kind") == "Service"], lb_class=lb_class)
     entries: dict = {}
     balancers = []
     twice = False  # a key seen twice: its last result counts (as in reprocess_all's dict)
-    for result in iter_reprocess_all(alloc, config, [obj for obj in objects if obj.get("kind") == "Service"],
-                                     lb_class=lb_class):
+    for result in stream:
         # Each result becomes its output entry at once and is dropped: the results are never all alive.
         key = result.key
         f = result.facts

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from .controller_pass import pending_reason
 from .planner import plan
 from .service import ServiceFacts
 
@@ -23,20 +24,9 @@ CONTROLLER, ENGINE = "controller", "engine"
 
 
 def _pending_reason(planned: dict | None, config_errors: list[str], has_pools: bool) -> str:
-    """Why a Service has no IP, in the controller's words where it has any."""
-    if config_errors:
-        return "the configuration is invalid: %s" % config_errors[0]
-    if not has_pools:
-        return "no IPAddressPool is configured"
-    if planned is None:
-        return "not seen by the planner"
-    warnings = [e["message"] for e in planned.get("events") or () if e.get("type") == "Warning"]
-    if warnings:
-        return warnings[-1]
-    if planned.get("ips"):
-        return "not yet assigned by the controller (it would assign %s from pool %s)" % (
-            ", ".join(planned["ips"]), planned.get("pool"))
-    return "the controller cannot assign an IP yet (for example: no cluster IP)"
+    planned = planned or {}
+    return pending_reason(planned.get("events") or (), config_errors=config_errors, has_pools=has_pools,
+                          would_assign=(planned.get("ips") or (), planned.get("pool")), seen=bool(planned))
 
 
 def controller_state(obj: dict | None) -> dict | None:

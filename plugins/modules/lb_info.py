@@ -204,41 +204,24 @@ counts:
   sample: {services: 3, assigned: 2, pending: 1, ignored: 0, pools: 1}
 """
 
-import traceback
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-from ansible_collections.metal.lb.plugins.module_utils.addresses import HAS_NETADDR
-from ansible_collections.metal.lb.plugins.module_utils.kube.client import HAS_KUBERNETES, KubeConfigError
-from ansible_collections.metal.lb.plugins.module_utils.kube.module_auth import (
-    api_client_from_params,
-    argument_spec,
-    describe_api_error,
-)
+from ansible_collections.metal.lb.plugins.module_utils.kube.module_auth import argument_spec
+from ansible_collections.metal.lb.plugins.module_utils.module_runner import ModuleRunner
 from ansible_collections.metal.lb.plugins.module_utils.status_report import read_report
 
 ARGUMENT_SPEC = argument_spec(lb_class=dict(type="str", default=""))
 
 
+def run(runner: ModuleRunner) -> dict:
+    with runner.api_step("Cannot read the cluster"):
+        report = read_report(runner.client, runner.params["namespace"], runner.params["lb_class"])
+    return dict(changed=False, **report)
+
+
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    if not HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib("kubernetes"))
-    if not HAS_NETADDR:
-        module.fail_json(msg=missing_required_lib("netaddr"))
-    params = module.params
-    try:
-        api_client = api_client_from_params(params)
-    except KubeConfigError as exc:
-        module.fail_json(msg=str(exc))
-    try:
-        report = read_report(api_client, params["namespace"], params["lb_class"])
-    except Exception as exc:  # pylint: disable=broad-exception-caught  # API and network errors alike
-        module.fail_json(msg="Cannot read the cluster: %s" % describe_api_error(exc),
-                         exception=traceback.format_exc())
-    finally:
-        api_client.close()
-    module.exit_json(changed=False, **report)
+    ModuleRunner(module, requires=("kubernetes", "netaddr")).run(run)
 
 
 if __name__ == "__main__":

@@ -173,31 +173,11 @@ config_warnings:
 """
 
 import os
-import traceback
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-try:
-    # The engine's address arithmetic; imported here only to report it missing clearly.
-    import netaddr  # noqa: F401  # pylint: disable=unused-import
-except ImportError:
-    HAS_NETADDR = False
-    NETADDR_IMPORT_ERROR = traceback.format_exc()
-else:
-    HAS_NETADDR = True
-    NETADDR_IMPORT_ERROR = None
-
-try:
-    # Manifest files are YAML; imported here only to report it missing clearly.
-    import yaml  # noqa: F401  # pylint: disable=unused-import
-except ImportError:
-    HAS_YAML = False
-    YAML_IMPORT_ERROR = traceback.format_exc()
-else:
-    HAS_YAML = True
-    YAML_IMPORT_ERROR = None
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.metal.lb.plugins.module_utils import manifests, planner
+from ansible_collections.metal.lb.plugins.module_utils.module_runner import ModuleFailure, ModuleRunner, config_failure
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -242,18 +222,13 @@ def read_objects(paths: list[str]) -> tuple[list[dict], list[str]]:
     return objects, errors
 
 
-def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    params = module.params
-
-    if not HAS_NETADDR:
-        module.fail_json(msg=missing_required_lib("netaddr"), exception=NETADDR_IMPORT_ERROR, errors=[])
-    if params["files"] and not HAS_YAML:
-        module.fail_json(msg=missing_required_lib("PyYAML"), exception=YAML_IMPORT_ERROR, errors=[])
-
+def run(runner: ModuleRunner) -> dict:
+    params = runner.params
+    if params["files"]:
+        runner.require("yaml")
     objects, file_errors = read_objects(params["files"])
     if file_errors:
-        module.fail_json(msg="Cannot read manifests: %s" % "; ".join(file_errors), errors=file_errors)
+        raise ModuleFailure("Cannot read manifests: %s" % "; ".join(file_errors), errors=file_errors)
     objects = list(params["objects"]) + objects
 
     options = {} if params["members"] is None else {"members": params["members"]}
@@ -275,12 +250,15 @@ def main() -> None:
         config_warnings=list(result["warnings"]),
     )
     for warning in output["config_warnings"]:
-        module.warn(warning)
+        runner.module.warn(warning)
     if output["errors"] and params["fail_on_invalid"]:
-        count = len(output["errors"])
-        summary = "Invalid configuration (%d error%s)" % (count, "" if count == 1 else "s")
-        module.fail_json(msg="%s: %s" % (summary, "; ".join(output["errors"])), **output)
-    module.exit_json(**output)
+        raise config_failure(output["errors"], "", **output)
+    return output
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    ModuleRunner(module, requires=("netaddr",), failure_defaults=dict(errors=[])).run(run)
 
 
 if __name__ == "__main__":

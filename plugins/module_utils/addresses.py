@@ -1,7 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: metal.lb contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-# ruff: noqa: UP009 - the Ansible header above is required in plugins/
 """Address entries of pools: MetalLB's CIDR and ``start-end`` syntax, as integer intervals.
 
 netaddr parses and summarises; everything after parsing is integer arithmetic so that no

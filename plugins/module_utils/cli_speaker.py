@@ -1,7 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: metal.lb contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-# ruff: noqa: UP009 - the Ansible header above is required in plugins/
 """``metal-lb speaker``: run the speaker daemon of one node (the command line the roles install).
 
 Signals: SIGTERM/SIGINT = planned handover (leave membership, peers take over at once, then stop

@@ -1,7 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: metal.lb contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-# ruff: noqa: UP009 - the Ansible header above is required in plugins/
 """``metal-lb status``: the facts of ``metal.lb.lb_info`` as tables for people (same function)."""
 
 from __future__ import annotations
@@ -30,7 +29,8 @@ def run(args: argparse.Namespace) -> int:
     """Exit 0 when the configuration is valid, 1 when it is not, 2 when the API cannot be read."""
     from .kube.client import HAS_KUBERNETES, KubeConfigError, build_api_client
     from .kube.module_auth import describe_api_error
-    from .status_report import format_report, read_report
+    from .kube.report_reads import read_report
+    from .status_report import format_report
 
     if not HAS_KUBERNETES:
         err("metal-lb status: needs the kubernetes Python library")

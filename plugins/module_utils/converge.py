@@ -1,15 +1,14 @@
 # -*- coding: utf-8 -*-
 # Copyright: metal.lb contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-# ruff: noqa: UP009 - the Ansible header above is required in plugins/
 """Per-Service decisions of the controller: MetalLB's convergeBalancer and SetBalancer.
 
 The one implementation of the rule, shared by the controller daemon, ``metal-lb plan``,
 ``metal.lb.plan`` and ``metal.lb.assign``; pure (the allocator is the only state) so the
 daemon's I/O shell and the offline planner cannot disagree. Steps and event texts follow
-metallb-behavior §2.3–2.5. Chosen differences:
+MetalLB's controller/service.go and controller/main.go. Chosen differences:
   * PreferDualStack asks for a second family only when the clusterIPs are dual-stack
-    (MetalLB flaps between one and two IPs otherwise, §2.3 step 7);
+    (MetalLB flaps between one and two IPs otherwise);
   * ``reprocess_all`` re-claims every IP already in a status before anything is allocated,
     so no existing Service can lose its IP to a newcomer or to a re-allocating neighbour,
     and re-runs pending Services while IPs freed in the pass let them progress.
@@ -22,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 from .allocator.allocator import DUAL, AllocationError
-from .allocator.messages import go_quote, go_quote_list
+from .go_quote import go_quote, go_quote_list
 from .config.model import Config
 from .events import NORMAL, WARNING, Event
 from .service import PREFER_DUAL_STACK, REQUIRE_DUAL_STACK, FamilyError, ServiceFacts, family_of
@@ -89,7 +88,7 @@ def _family_changed(lb_family: int | None, cluster_family: int, policy: str) -> 
 
 
 def _allocate_ips(alloc, f: ServiceFacts) -> list[str]:
-    """MetalLB's allocateIPs (§2.4); raises AllocationError/ValueError with MetalLB's text."""
+    """MetalLB's allocateIPs; raises AllocationError/ValueError with MetalLB's text."""
     family = f.family()
     desired, desired_family = f.desired_ips()
     desired_pool = f.desired_pool()
@@ -112,7 +111,7 @@ def _allocate_ips(alloc, f: ServiceFacts) -> list[str]:
 
 def _converge(alloc, config: Config, f: ServiceFacts, lb_input: list[str], state: _State,
               events: list[Event], allow_allocate: bool = True) -> bool:
-    """convergeBalancer §2.3; returns False for ErrConverge. Edits ``state`` and ``events``."""
+    """MetalLB's convergeBalancer; returns False for ErrConverge. Edits ``state`` and ``events``."""
     key = f.key
 
     def clear() -> None:
@@ -179,7 +178,7 @@ def _converge(alloc, config: Config, f: ServiceFacts, lb_input: list[str], state
                 clear()
                 lb_ips = []
             else:
-                lb_ips = sorted(lb_ips)  # MetalLB's isEqualIPs sorts in place (§2.3 step 6)
+                lb_ips = sorted(lb_ips)  # MetalLB's isEqualIPs sorts in place
     if len(lb_ips) == 1 and f.policy == PREFER_DUAL_STACK and _dual_cluster(f):
         if not allow_allocate:
             raise _Deferred(list(lb_input))
@@ -219,7 +218,7 @@ def _dual_cluster(f: ServiceFacts) -> bool:
 
 def _finish(alloc, f: ServiceFacts, ok: bool, state: _State, events: list[Event], prev_ips: list[str],
             prev_key: str) -> ServiceResult:
-    """SetBalancer's bookkeeping around convergeBalancer (§2.5)."""
+    """MetalLB's SetBalancer bookkeeping around convergeBalancer."""
     outcome = SUCCESS if ok else ERROR_NO_RETRY
     new_key = _alloc_key(alloc, f.key)
     if prev_key != new_key:

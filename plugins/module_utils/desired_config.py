@@ -1,7 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: metal.lb contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-# ruff: noqa: UP009 - the Ansible header above is required in plugins/
 """The pure half of ``metal.lb.config``: desired metallb.io objects, what to write, what it does to Services.
 
 Separate from the API calls so that every decision (which object is created, replaced, pruned or left

@@ -1,14 +1,13 @@
 # -*- coding: utf-8 -*-
 # Copyright: metal.lb contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-# ruff: noqa: UP009 - the Ansible header above is required in plugins/
 """Kubernetes Events as the engine emits them, with MetalLB's reasons and message texts."""
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
-from .allocator.messages import go_quote, go_quote_list
+from .go_quote import go_quote, go_quote_list
 
 NORMAL = "Normal"
 WARNING = "Warning"

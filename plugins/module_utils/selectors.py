@@ -1,7 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: metal.lb contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-# ruff: noqa: UP009 - the Ansible header above is required in plugins/
 """metav1.LabelSelector: parsing with Kubernetes' rules, matching, duplicate detection.
 
 Parsed once into the frozen ``LabelSelector`` of the config model so that matching on the

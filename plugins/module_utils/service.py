@@ -1,8 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: metal.lb contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-# ruff: noqa: UP009 - the Ansible header above is required in plugins/
-"""What the controller reads from a Service dict (metallb-behavior §2.1–2.4).
+"""What the controller reads from a Service dict (MetalLB's controller/service.go).
 
 Plain dict access only: this runs for every Service on every full pass.
 """
@@ -11,7 +10,7 @@ from __future__ import annotations
 
 from .addresses import format_ip, parse_ip
 from .allocator.allocator import DUAL, ServiceRef
-from .allocator.messages import go_quote, go_quote_list
+from .go_quote import go_quote, go_quote_list
 from .config.model import IPV4, IPV6
 from .vocabulary import DEPRECATED_PREFIX as DEPRECATED
 from .vocabulary import POOL_ANNOTATION, key_of

@@ -1,13 +1,12 @@
 # -*- coding: utf-8 -*-
 # Copyright: metal.lb contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-# ruff: noqa: UP009 - the Ansible header above is required in plugins/
 """What ``metal.lb.lb_info`` returns and ``metal-lb status`` prints: one computation for both.
 
-The current state comes from the Services themselves (status IPs, pool annotation) and from the
-running controller's ConfigurationState ``controller``; the reasons, the IPs the controller would
-give and the pool usage come from the planner run on the same snapshot, i.e. from the controller's
-own code.
+Pure (``kube.report_reads`` reads the snapshot). The current state comes from the Services
+themselves (status IPs, pool annotation) and from the running controller's ConfigurationState
+``controller``; the reasons, the IPs the controller would give and the pool usage come from the
+planner run on the same snapshot, i.e. from the controller's own code.
 """
 
 from __future__ import annotations
@@ -110,34 +109,6 @@ def build_report(objects: Iterable[dict], *, namespace: str = "metallb-system", 
         "config_warnings": list(planned["warnings"]),
         "counts": counts,
     }
-
-
-def read_configuration_state(api_client, namespace: str) -> dict | None:
-    """The ConfigurationState ``controller`` of ``namespace``; None when absent (no controller yet)."""
-    import json
-
-    from .kube.snapshot import ApiException, k8s_client
-    from .vocabulary import CONFIGURATION_STATE, GROUP, plural, version
-
-    custom = k8s_client.CustomObjectsApi(api_client)
-    try:
-        resp = custom.get_namespaced_custom_object(GROUP, version(CONFIGURATION_STATE), namespace,
-                                                   plural(CONFIGURATION_STATE),
-                                                   CONTROLLER_STATE_NAME, _preload_content=False)
-    except ApiException as exc:
-        if exc.status in (403, 404):  # no controller has reported, or no CRD / no right to read it
-            return None
-        raise
-    return json.loads(resp.data)
-
-
-def read_report(api_client, namespace: str = "metallb-system", lb_class: str = "") -> dict:
-    """``build_report`` on a fresh snapshot of the cluster."""
-    from .kube.snapshot import cluster_objects
-
-    objects = cluster_objects(api_client, namespace)
-    return build_report(objects, namespace=namespace, lb_class=lb_class,
-                        configuration_state=read_configuration_state(api_client, namespace))
 
 
 def _table(rows: list[tuple]) -> list[str]:

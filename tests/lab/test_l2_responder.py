@@ -19,7 +19,7 @@ import time
 import pytest
 
 import netlab
-from conftest import ResponderProcess
+from responder_process import ResponderProcess
 
 from ansible_collections.metal.lb.plugins.module_utils import planner
 

@@ -1,8 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: metal.lb contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-# ruff: noqa: UP009 - the Ansible header above is required in plugins/
-"""Which address a LoadBalancer service gets: MetalLB's allocator (metallb-behavior.md §3).
+"""Which address a LoadBalancer service gets: MetalLB's allocator (internal/allocator).
 
 Same decisions and error texts as MetalLB's ``internal/allocator``, with these chosen
 differences, all in the name of determinism and scale:
@@ -30,7 +29,8 @@ from ..addresses import format_ip, parse_ip, pool_capacity
 from ..config.model import IPV4, IPV6, Pool
 from ..selectors import selector_matches
 from .free_addresses import AddressMap, PoolState, family_of, key_is_buggy, to_key, value_of
-from .messages import AllocationError, go_quote, go_quote_list
+from ..go_quote import go_quote, go_quote_list
+from .messages import AllocationError
 from .pool_owner import owning_pool
 from .sharing import Allocation, Entry, IPUse, SharingIndex, check_sharing, passes_sharing
 
@@ -108,7 +108,7 @@ class Allocator:
     # ------------------------------------------------------------------ configuration
 
     def set_pools(self, pools: Mapping[str, Pool]) -> None:
-        """Install a new pool set (§3.8): every allocation is re-homed to the pool that now owns
+        """Install a new pool set (MetalLB's SetPools): every allocation is re-homed to the pool that now owns
         its addresses, or dropped if none does (no compatibility or sharing re-check)."""
         states: dict[str, PoolState] = {}
         for name in sorted(pools):
@@ -178,7 +178,7 @@ class Allocator:
         return (alloc.sharing, alloc.backend) if alloc is not None else None
 
     def pool_for(self, ips: Sequence[str]) -> str | None:
-        """The pool owning every one of ``ips`` (§3.2), None if none does or an IP is invalid."""
+        """The pool owning every one of ``ips`` (MetalLB's poolFor), None if none does or an IP is invalid."""
         if not ips:
             return None
         keys = []
@@ -211,7 +211,7 @@ class Allocator:
         sharing_key: str,
         backend_key: str,
     ) -> None:
-        """Give ``key`` exactly ``ips`` (explicit request or re-claim), §3.3/§3.4.
+        """Give ``key`` exactly ``ips`` (explicit request or re-claim): MetalLB's Assign.
 
         Raises AllocationError; a failed assign leaves the previous allocation untouched."""
         ports = self._ports(ports)
@@ -238,7 +238,7 @@ class Allocator:
     def allocate(
         self, key, svc: ServiceRef, family: int, ports, sharing_key: str, backend_key: str
     ) -> list[str]:
-        """Pick a pool and address(es) automatically (§3.7 ``Allocate``)."""
+        """Pick a pool and address(es) automatically (MetalLB's ``Allocate``)."""
         ports = self._ports(ports)
         old = self._allocs.get(key)
         if old is not None:
@@ -258,7 +258,7 @@ class Allocator:
     def allocate_from_pool(
         self, key, svc: ServiceRef, family: int, pool_name: str, ports, sharing_key: str, backend_key: str
     ) -> list[str]:
-        """Allocate from the named pool, ignoring ``autoAssign`` (§3.7 ``AllocateFromPool``)."""
+        """Allocate from the named pool, ignoring ``autoAssign`` (MetalLB's ``AllocateFromPool``)."""
         ports = self._ports(ports)
         old = self._allocs.get(key)
         if old is not None:
@@ -355,7 +355,7 @@ class Allocator:
 
     @staticmethod
     def _compatible(ps: PoolState, svc: ServiceRef) -> bool:
-        """MetalLB ``isPoolCompatibleWithService`` (§3.6)."""
+        """MetalLB ``isPoolCompatibleWithService``."""
         sa = ps.pool.service_allocation
         if sa is None:
             return True

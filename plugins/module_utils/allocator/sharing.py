@@ -1,10 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: metal.lb contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-# ruff: noqa: UP009 - the Ansible header above is required in plugins/
 """Who uses an address, and whether another service may use it too (MetalLB ``checkSharing``).
 
-Rules (metallb-behavior.md §3.4): services may share an address iff they carry the same
+Rules (MetalLB's checkSharing): services may share an address iff they carry the same
 non-empty sharing key, the same backend key, and disjoint (protocol, port) sets; a
 service that is the only user of an address may change its own keys in place.
 
@@ -24,7 +23,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Union
 
-from .messages import AllocationError, go_quote
+from ..go_quote import go_quote
+from .messages import AllocationError
 
 Port = tuple  # (protocol string as given, e.g. "TCP"; port number)
 

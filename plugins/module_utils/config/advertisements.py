@@ -1,8 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: metal.lb contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-# ruff: noqa: UP009 - the Ansible header above is required in plugins/
-"""L2Advertisement and BGPAdvertisement → model objects (metallb-behavior §1.2, §1.3, §1.8)."""
+"""L2Advertisement and BGPAdvertisement → model objects (MetalLB's api/v1beta1 types and config.For)."""
 
 from __future__ import annotations
 
@@ -106,7 +105,7 @@ def _community_order(c: Community) -> tuple:
 
 
 def check_aggregation(adv: BGPAdvertisement, pool: Pool) -> str | None:
-    """The aggregate may not be shorter than the widest CIDR piece of an entry (§1.8)."""
+    """The aggregate may not be shorter than the widest CIDR piece of an entry (MetalLB config.For)."""
     for seg in pool.segments:
         limit = adv.aggregation_length if seg.family == 4 else adv.aggregation_length_v6
         if limit < seg.widest_prefix:
@@ -117,7 +116,7 @@ def check_aggregation(adv: BGPAdvertisement, pool: Pool) -> str | None:
 
 def compatible_local_pref(a: BGPAdvertisement, b: BGPAdvertisement, pool: Pool,
                           nodes: Mapping[str, Mapping[str, str]]) -> bool:
-    """BGPAdvertisementsHaveCompatibleLocalPref (§1.8)."""
+    """MetalLB's BGPAdvertisementsHaveCompatibleLocalPref."""
     if a.local_pref == b.local_pref:
         return True
     families = {seg.family for seg in pool.segments}

@@ -1,8 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: metal.lb contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-# ruff: noqa: UP009 - the Ansible header above is required in plugins/
-"""The pre-0.13 MetalLB ConfigMap → the CRs MetalLB's ``configmaptocrs`` produces (§1.11).
+"""The pre-0.13 MetalLB ConfigMap → the CRs MetalLB's ``configmaptocrs`` produces.
 
 Same names (peer<i>, bgpadvertisement<n>, l2advertisement<n>, communities), same order
 (peers, pools, BGP advertisements, L2 advertisements, BFD profiles, communities) and the

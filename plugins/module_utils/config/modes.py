@@ -1,8 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: metal.lb contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-# ruff: noqa: UP009 - the Ansible header above is required in plugins/
-"""BGP-implementation specific rules (metallb-behavior §1.9)."""
+"""BGP-implementation specific rules (MetalLB's internal/config/validation.go)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: metal.lb contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-# ruff: noqa: UP009 - the Ansible header above is required in plugins/
 """Beyond MetalLB: a pool must not contain a node's own address, the service CIDR or a gateway.
 
 MetalLB accepted such pools and announced a node's IP from another node (metallb#364);

@@ -1,8 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: metal.lb contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-# ruff: noqa: UP009 - the Ansible header above is required in plugins/
-"""Kubernetes objects → one validated Config (metallb-behavior §1.8 ``config.For``).
+"""Kubernetes objects → one validated Config (MetalLB's ``config.For``, internal/config/config.go).
 
 Never raises: every problem becomes a ConfigError naming kind, object and field. Unlike
 MetalLB, which stops at the first error, all independent errors are reported at once.

@@ -1,8 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: metal.lb contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-# ruff: noqa: UP009 - the Ansible header above is required in plugins/
-"""BGPPeer (v1beta1 and v1beta2) and BFDProfile → model objects (metallb-behavior §1.4, §1.6)."""
+"""BGPPeer (v1beta1 and v1beta2) and BFDProfile → model objects (MetalLB's bgppeer and bfdprofile types)."""
 
 from __future__ import annotations
 

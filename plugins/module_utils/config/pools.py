@@ -1,8 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: metal.lb contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-# ruff: noqa: UP009 - the Ansible header above is required in plugins/
-"""IPAddressPool → Pool (metallb-behavior §1.1, §1.8 pool rules)."""
+"""IPAddressPool → Pool (MetalLB's api/v1beta1/ipaddresspool_types.go and config.For's pool rules)."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from ..allocator.messages import go_quote
+from ..go_quote import go_quote
 from ..config.model import Config
 from ..kube.informer import Informer
 from ..kube.l2_status import GROUP as STATUS_GROUP

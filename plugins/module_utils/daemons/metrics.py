@@ -34,7 +34,7 @@ def k8s_client_metrics(registry) -> tuple:
 
 
 class ControllerMetrics:
-    """The controller's series (metallb-behavior §6.1)."""
+    """The controller's series (MetalLB's names)."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()

@@ -334,8 +334,8 @@ class Speaker:
         return out
 
     def _reload_config(self) -> bool:
-        """Parse; adopt only a valid config that keeps every announced IP inside a pool (MetalLB
-        §4.7). True if the config changed."""
+        """Parse; adopt only a valid config that keeps every announced IP inside a pool (MetalLB's
+        speaker SetConfig). True if the config changed."""
         objects = list(self._nodes.items())
         for informer in self._config_informers:
             objects.extend(informer.items())

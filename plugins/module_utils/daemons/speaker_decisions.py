@@ -1,10 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: metal.lb contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-# ruff: noqa: UP009 - the Ansible header above is required in plugins/
 """What this node should announce, per Service, from one snapshot (pure).
 
-MetalLB's per-service filters (§4.1: other loadBalancerClass, ``notLoadBalancer``,
+MetalLB's per-service filters (speaker/main.go: other loadBalancerClass, ``notLoadBalancer``,
 ``noIPAllocated``) are applied here; who announces each IP is decided only by
 ``layer2.election.elect_all`` — the same call the planner makes — so services sharing an IP
 are announced from one node. The speaker diffs the result against what it announces.

@@ -1,8 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: metal.lb contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-# ruff: noqa: UP009 - the Ansible header above is required in plugins/
-"""The speaker's Prometheus series under MetalLB's names (metallb-behavior §6.1).
+"""The speaker's Prometheus series under MetalLB's names.
 
 The layer-2 counters are bumped on the responder's hot path, so they live in plain dicts
 (``layer2.announcer.CounterMetrics``) and are turned into samples only when scraped.

@@ -1,7 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: metal.lb contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-# ruff: noqa: UP009 - the Ansible header above is required in plugins/
 """Carry out ``desired_config`` actions on metallb.io objects through the API.
 
 A replace carries the resourceVersion the decision was made from, so a concurrent edit makes the

@@ -1,7 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: metal.lb contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-# ruff: noqa: UP009 - the Ansible header above is required in plugins/
 """ServiceL2Status objects (metallb.io/v1beta1): which node announces a Service in layer 2.
 
 MetalLB's rules (``layer2_status_controller.go``): one object per announced Service, created by

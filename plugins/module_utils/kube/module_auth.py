@@ -1,7 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: metal.lb contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-# ruff: noqa: UP009 - the Ansible header above is required in plugins/
 """The connection options of the metal.lb modules (doc fragment metal.lb.kube_auth) and their client.
 
 One argument spec for every module, so the options and the fragment that documents them cannot

@@ -1,7 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: metal.lb contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-# ruff: noqa: UP009 - the Ansible header above is required in plugins/
 """Read everything the engine decides from, in one pass, as plain dicts.
 
 The Ansible modules and ``metal-lb status`` plan on the live cluster with the same engine

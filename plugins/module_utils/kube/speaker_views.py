@@ -1,7 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: metal.lb contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-# ruff: noqa: UP009 - the Ansible header above is required in plugins/
 """What the speaker keeps of the objects it watches, and the lean calls it reads them with.
 
 Memory budget (issue 4: <= 80 MB at 1,000 VIPs). The speaker runs on every node, so what it

@@ -1,7 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: metal.lb contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-# ruff: noqa: UP009 - the Ansible header above is required in plugins/
 """ARP (RFC 826) for IPv4 over Ethernet: parse requests, build replies and gratuitous frames.
 
 Hand-written on purpose: the responder reads raw Ethernet frames from an AF_PACKET socket and

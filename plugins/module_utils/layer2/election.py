@@ -1,7 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: metal.lb contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-# ruff: noqa: UP009 - the Ansible header above is required in plugins/
 """Who announces a layer-2 IP: MetalLB's ``ShouldAnnounce`` (speaker/layer2_controller.go).
 
 ``elect_all`` is the one pure function shared by the speaker (``my_node`` = itself: "do I

@@ -1,7 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: metal.lb contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-# ruff: noqa: UP009 - the Ansible header above is required in plugins/
 """Which host interfaces may announce layer-2 IPs (MetalLB's rules), and where they come from.
 
 ``announceable`` is pure: MetalLB's ``updateInterfaces`` over plain records (name not matching

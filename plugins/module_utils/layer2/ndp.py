@@ -1,7 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: metal.lb contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-# ruff: noqa: UP009 - the Ansible header above is required in plugins/
 """IPv6 Neighbor Discovery (RFC 4861) over raw Ethernet: parse Neighbor Solicitations, build
 Neighbor Advertisements, and the solicited-node multicast helpers.
 

@@ -1,7 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: metal.lb contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-# ruff: noqa: UP009 - the Ansible header above is required in plugins/
 """The layer-2 wire: ARP and NDP answered from raw AF_PACKET sockets, in one thread.
 
 Per announceable interface (``interfaces.announceable``) the responder opens one socket for

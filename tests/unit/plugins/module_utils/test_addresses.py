@@ -1,6 +1,6 @@
 # Copyright: metal.lb contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Address entries and pool arithmetic (metallb-behavior §1.1, §3.8 poolCount)."""
+"""Address entries and pool arithmetic (MetalLB's address syntax and poolCount)."""
 
 from __future__ import annotations
 

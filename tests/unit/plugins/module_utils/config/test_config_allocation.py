@@ -12,25 +12,23 @@ from ansible_collections.metal.lb.plugins.module_utils.config.sources import (
     sources_for,
 )
 
-NS = "metallb-system"
+import kube_objects as builders
+from kube_objects import NS, cr
 
 
 def obj(kind: str, name: str, spec: dict, version: str = "v1beta1") -> dict:
-    return {"apiVersion": "metallb.io/%s" % version, "kind": kind, "metadata": {"name": name, "namespace": NS},
-            "spec": spec}
+    return cr(kind, name, spec, api="metallb.io/%s" % version)
 
 
 def pool(name: str = "a", addresses=("198.51.100.10-198.51.100.20",)) -> dict:
-    return obj("IPAddressPool", name, {"addresses": list(addresses)})
+    return builders.pool(name, *addresses)
 
 
 def peer(**spec) -> dict:
-    return obj("BGPPeer", "router", dict({"myASN": 64500, "peerASN": 64501, "peerAddress": "203.0.113.1"}, **spec),
-               "v1beta2")
+    return builders.peer("router", **spec)
 
 
-SECRET = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "pw", "namespace": NS},
-          "type": "kubernetes.io/basic-auth", "data": {"password": "c2VjcmV0"}}
+SECRET = builders.secret("pw")
 BFD = obj("BFDProfile", "fast", {"receiveInterval": 300})
 
 

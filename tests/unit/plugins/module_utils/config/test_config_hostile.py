@@ -1,7 +1,7 @@
 # Copyright: metal.lb contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Property: any input (random values in every field, wrong types, junk objects) yields validation
-errors naming an object, never an exception (BRIEF: never a traceback)."""
+errors naming an object, never an exception (never a traceback)."""
 
 from __future__ import annotations
 

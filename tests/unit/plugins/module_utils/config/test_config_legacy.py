@@ -1,6 +1,6 @@
 # Copyright: metal.lb contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Legacy ConfigMap → CRs (metallb-behavior §1.11), through ``metal-lb convert`` and the parser."""
+"""Legacy ConfigMap → CRs (MetalLB's configmaptocrs), through ``metal-lb convert`` and the parser."""
 
 from __future__ import annotations
 

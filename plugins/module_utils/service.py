@@ -99,6 +99,39 @@ def family_of(ips: list[str]) -> int:
     raise FamilyError("IPFamilyForAddresses: invalid ips length %d %s" % (len(ips), go_quote_list(ips)))
 
 
+def _ingress(obj: dict) -> list[str]:
+    """The IPs of ``status.loadBalancer.ingress``, as text."""
+    status = _mapping(_mapping(_mapping(obj.get("status")).get("loadBalancer")).get("ingress"), ())
+    return [entry["ip"] if isinstance(entry["ip"], str) else str(entry["ip"])
+            for entry in status if isinstance(entry, dict) and entry.get("ip")]
+
+
+def handles(service_class, lb_class: str) -> bool:
+    """MetalLB's filterByLoadBalancerClass: no class ⇒ ours iff we run without --lb-class."""
+    if service_class is None:
+        return lb_class == ""
+    return service_class == lb_class
+
+
+class BalancerFacts:
+    """What a speaker reads of a Service (key, class, type, status IPs): the same reading as
+    ``ServiceFacts``, without the fields only the controller needs (it runs for every Service on
+    every membership change)."""
+
+    __slots__ = ("key", "type", "lb_class", "ingress")
+
+    def __init__(self, obj: dict) -> None:
+        meta = _mapping(obj.get("metadata"))
+        spec = _mapping(obj.get("spec"))
+        self.key = key_of(_text(meta.get("namespace")), _text(meta.get("name")))
+        self.type = _text(spec.get("type")) or "ClusterIP"
+        self.lb_class = spec.get("loadBalancerClass")
+        self.ingress = _ingress(obj)
+
+    def handled(self, lb_class: str) -> bool:
+        return handles(self.lb_class, lb_class)
+
+
 class ServiceFacts:
     """The fields of one Service the engine decides from."""
 
@@ -135,19 +168,14 @@ class ServiceFacts:
             self.backend_key = ",".join("%s=%s" % kv for kv in sorted(selector.items(), key=_first_as_text))
         else:
             self.backend_key = ""
-        status = _mapping(_mapping(_mapping(obj.get("status")).get("loadBalancer")).get("ingress"), ())
-        self.ingress = [entry["ip"] if isinstance(entry["ip"], str) else str(entry["ip"])
-                        for entry in status if isinstance(entry, dict) and entry.get("ip")]
+        self.ingress = _ingress(obj)
         self.pool_annotation = self.annotations.get(POOL_ANNOTATION)
 
     def _sharing_key(self) -> str:
         return annotation(self.annotations, ALLOW_SHARED_IP)
 
     def handled(self, lb_class: str) -> bool:
-        """MetalLB's filterByLoadBalancerClass: no class ⇒ ours iff we run without --lb-class."""
-        if self.lb_class is None:
-            return lb_class == ""
-        return self.lb_class == lb_class
+        return handles(self.lb_class, lb_class)
 
     def ref(self) -> ServiceRef:
         return ServiceRef(self.namespace, self.labels, self.policy, self.primary_family)

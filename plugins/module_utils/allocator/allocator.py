@@ -120,7 +120,7 @@ class Allocator:
         old_names = set(self._pools)
         for svc_key in list(self._allocs):
             alloc = self._allocs[svc_key]
-            owner = self._owner(alloc.keys, new_map)
+            owner = owning_pool(new_map, alloc.keys)
             if owner is None:
                 del self._allocs[svc_key]
                 self._release(svc_key, alloc)
@@ -187,7 +187,7 @@ class Allocator:
             if parsed is None:
                 return None
             keys.append(to_key(*parsed))
-        owner = self._owner(keys, self._map)
+        owner = owning_pool(self._map, keys)
         return owner.name if owner is not None else None
 
     def counters(self, pool_name: str) -> PoolCounters:
@@ -349,11 +349,6 @@ class Allocator:
         return tuple(keys), tuple(texts)
 
     @staticmethod
-    def _owner(keys: Sequence[int], amap: AddressMap) -> PoolState | None:
-        """MetalLB ``poolFor`` (``pool_owner``): never a buggy address of a pool that avoids them."""
-        return owning_pool(amap, keys)
-
-    @staticmethod
     def _compatible(ps: PoolState, svc: ServiceRef) -> bool:
         """MetalLB ``isPoolCompatibleWithService``."""
         sa = ps.pool.service_allocation
@@ -433,7 +428,7 @@ class Allocator:
         """MetalLB ``Assign`` on parsed addresses: all checks first, then commit."""
         if not keys:
             raise AllocationError("[] is not allowed in config")
-        ps = self._owner(keys, self._map)
+        ps = owning_pool(self._map, keys)
         if ps is None:
             raise AllocationError(f"{go_quote_list(texts)} is not allowed in config")
         if ps.pool.service_allocation is not None and not self._compatible(ps, svc):

@@ -22,18 +22,16 @@ def owning_pool(amap: AddressMap, keys: Sequence[int], avoid_buggy: bool = True)
     """The owner of the addresses ``keys`` among the pools of ``amap``, or None."""
     if len(keys) == 1:
         key = keys[0]
-        skip_buggy = avoid_buggy and key_is_buggy(key)
         best = None
         for seg in amap.covering(key):
-            if skip_buggy and seg.avoid:
+            if seg.avoid and avoid_buggy and key_is_buggy(key):
                 continue
             if best is None or seg.pool.name < best.name:
                 best = seg.pool
         return best
     candidates = None
     for key in keys:
-        skip_buggy = avoid_buggy and key_is_buggy(key)
-        owners = {seg.pool for seg in amap.covering(key) if not (skip_buggy and seg.avoid)}
+        owners = {seg.pool for seg in amap.covering(key) if not (seg.avoid and avoid_buggy and key_is_buggy(key))}
         candidates = owners if candidates is None else candidates & owners
         if not candidates:
             return None

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from ..config.model import Config
 from ..converge import no_cyclic_gc
 from ..layer2.election import Balancer, ElectionCache, elect_all
-from ..service import ServiceFacts
+from ..service import BalancerFacts
 
 NOT_LOAD_BALANCER = "notLoadBalancer"
 NO_IP_ALLOCATED = "noIPAllocated"
@@ -78,7 +78,7 @@ def _desired(services: Iterable[Mapping], config: Config, nodes: Mapping[str, Ma
     out: dict[str, ServiceL2] = {}
     balancers = []
     for svc in services:
-        facts = ServiceFacts(dict(svc))
+        facts = BalancerFacts(svc)
         key = facts.key
         if not facts.handled(lb_class):
             out[key] = ServiceL2(key, (), (), OTHER_CLASS, None)

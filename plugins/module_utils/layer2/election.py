@@ -77,9 +77,13 @@ def serving_endpoints(endpoint_slices: Sequence[Mapping]):
 
 
 def any_serving(endpoint_slices: Sequence[Mapping]) -> bool:
-    """Step 1: some endpoint of the service can serve."""
-    for _endpoint in serving_endpoints(endpoint_slices):
-        return True
+    """Step 1: some endpoint of the service can serve (``serving_endpoints`` is not empty; a plain
+    loop, as it runs for every service of every pass)."""
+    for eps in endpoint_slices or ():
+        if _is_mapping(eps):
+            for endpoint in eps.get("endpoints") or ():
+                if _is_mapping(endpoint) and endpoint_serving(endpoint):
+                    return True
     return False
 
 

@@ -93,8 +93,8 @@ def ms(start: float) -> float:
 
 
 def measure(n_services: int, n_nodes: int) -> dict:
-    parse_config = importlib.import_module(PKG + ".config.parse").parse_config
-    desired = importlib.import_module(PKG + ".daemons.speaker_decisions").desired
+    parse_config = importlib.import_module(PKG + ".engine.config.parse").parse_config
+    desired = importlib.import_module(PKG + ".engine.layer2_decisions").desired
     config = parse_config(config_objects(), namespace=NAMESPACE).config
     nodes = {"node-%03d" % i: node(i) for i in range(n_nodes)}
     services = [service(i) for i in range(n_services)]

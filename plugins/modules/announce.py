@@ -182,11 +182,11 @@ import socket
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.metal.lb.plugins.module_utils.daemons import status_file
-from ansible_collections.metal.lb.plugins.module_utils.kube.client import HAS_KUBERNETES
-from ansible_collections.metal.lb.plugins.module_utils.kube.module_auth import argument_spec
-from ansible_collections.metal.lb.plugins.module_utils.module_runner import ModuleFailure, ModuleRunner
-from ansible_collections.metal.lb.plugins.module_utils.vocabulary import (
+from ansible_collections.metal.lb.plugins.module_utils.shells.daemons import status_file
+from ansible_collections.metal.lb.plugins.module_utils.adapters.kube.client import HAS_KUBERNETES
+from ansible_collections.metal.lb.plugins.module_utils.adapters.kube.module_auth import argument_spec
+from ansible_collections.metal.lb.plugins.module_utils.shells.module_runner import ModuleFailure, ModuleRunner
+from ansible_collections.metal.lb.plugins.module_utils.engine.vocabulary import (
     GROUP,
     SERVICE_L2_STATUS,
     STATUS_NODE_LABEL,

@@ -143,16 +143,19 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.metal.lb.plugins.module_utils.controller_pass import decide
-from ansible_collections.metal.lb.plugins.module_utils.kube.client import k8s_client
-from ansible_collections.metal.lb.plugins.module_utils.kube.module_auth import argument_spec, describe_api_error
-from ansible_collections.metal.lb.plugins.module_utils.kube.snapshot import cluster_objects
-from ansible_collections.metal.lb.plugins.module_utils.kube.writer import (
+from ansible_collections.metal.lb.plugins.module_utils.engine.controller_pass import decide
+from ansible_collections.metal.lb.plugins.module_utils.adapters.kube.client import k8s_client
+from ansible_collections.metal.lb.plugins.module_utils.adapters.kube.module_auth import (
+    argument_spec,
+    describe_api_error,
+)
+from ansible_collections.metal.lb.plugins.module_utils.adapters.kube.snapshot import cluster_objects
+from ansible_collections.metal.lb.plugins.module_utils.adapters.kube.writer import (
     EventRecorder,
     ServiceWriter,
     StaleDecision,
 )
-from ansible_collections.metal.lb.plugins.module_utils.module_runner import (
+from ansible_collections.metal.lb.plugins.module_utils.shells.module_runner import (
     ModuleFailure,
     ModuleRunner,
     config_failure,

@@ -322,16 +322,20 @@ config_warnings:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.metal.lb.plugins.module_utils import desired_config
-from ansible_collections.metal.lb.plugins.module_utils.desired_config import desired_objects, evaluate, is_config_object
-from ansible_collections.metal.lb.plugins.module_utils.kube.config_writer import (
+from ansible_collections.metal.lb.plugins.module_utils.engine import desired_config
+from ansible_collections.metal.lb.plugins.module_utils.engine.desired_config import (
+    desired_objects,
+    evaluate,
+    is_config_object,
+)
+from ansible_collections.metal.lb.plugins.module_utils.adapters.kube.config_writer import (
     align_versions,
     apply_actions,
     dry_run,
 )
-from ansible_collections.metal.lb.plugins.module_utils.kube.module_auth import argument_spec
-from ansible_collections.metal.lb.plugins.module_utils.kube.snapshot import cluster_objects
-from ansible_collections.metal.lb.plugins.module_utils.module_runner import (
+from ansible_collections.metal.lb.plugins.module_utils.adapters.kube.module_auth import argument_spec
+from ansible_collections.metal.lb.plugins.module_utils.adapters.kube.snapshot import cluster_objects
+from ansible_collections.metal.lb.plugins.module_utils.shells.module_runner import (
     ModuleFailure,
     ModuleRunner,
     config_failure,

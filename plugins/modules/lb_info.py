@@ -206,9 +206,9 @@ counts:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.metal.lb.plugins.module_utils.kube.module_auth import argument_spec
-from ansible_collections.metal.lb.plugins.module_utils.module_runner import ModuleRunner
-from ansible_collections.metal.lb.plugins.module_utils.kube.report_reads import read_report
+from ansible_collections.metal.lb.plugins.module_utils.adapters.kube.module_auth import argument_spec
+from ansible_collections.metal.lb.plugins.module_utils.shells.module_runner import ModuleRunner
+from ansible_collections.metal.lb.plugins.module_utils.adapters.kube.report_reads import read_report
 
 ARGUMENT_SPEC = argument_spec(lb_class=dict(type="str", default=""))
 

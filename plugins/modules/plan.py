@@ -176,8 +176,12 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.metal.lb.plugins.module_utils import manifests, planner
-from ansible_collections.metal.lb.plugins.module_utils.module_runner import ModuleFailure, ModuleRunner, config_failure
+from ansible_collections.metal.lb.plugins.module_utils.engine import manifests, planner
+from ansible_collections.metal.lb.plugins.module_utils.shells.module_runner import (
+    ModuleFailure,
+    ModuleRunner,
+    config_failure,
+)
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 

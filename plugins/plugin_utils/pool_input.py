@@ -16,7 +16,7 @@ from typing import Any, NamedTuple, TypeVar
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.metal.lb.plugins.module_utils import addresses
+from ansible_collections.metal.lb.plugins.module_utils.engine import addresses
 
 POOL_KIND = "IPAddressPool"
 METALLB_API_VERSION = "metallb.io/v1beta1"

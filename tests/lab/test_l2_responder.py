@@ -21,7 +21,7 @@ import pytest
 import netlab
 from responder_process import ResponderProcess
 
-from ansible_collections.metal.lb.plugins.module_utils import planner
+from ansible_collections.metal.lb.plugins.module_utils.engine import planner
 
 pytestmark = pytest.mark.lab
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ansible_collections.metal.lb.plugins.module_utils.addresses import (
+from ansible_collections.metal.lb.plugins.module_utils.engine.addresses import (
     MAX_INT64,
     canonical_ip,
     cidrs_to_ranges,
@@ -23,7 +23,7 @@ from ansible_collections.metal.lb.plugins.module_utils.addresses import (
     pool_capacity,
     range_to_cidrs,
 )
-from ansible_collections.metal.lb.plugins.module_utils.config.model import Pool
+from ansible_collections.metal.lb.plugins.module_utils.engine.model import Pool
 
 
 @pytest.mark.parametrize("text, expected", [

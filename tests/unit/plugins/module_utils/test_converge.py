@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.metal.lb.plugins.module_utils.allocator.allocator import Allocator
-from ansible_collections.metal.lb.plugins.module_utils.config.parse import parse_config
-from ansible_collections.metal.lb.plugins.module_utils.converge import (
+from ansible_collections.metal.lb.plugins.module_utils.engine.allocator.allocator import Allocator
+from ansible_collections.metal.lb.plugins.module_utils.engine.config.parse import parse_config
+from ansible_collections.metal.lb.plugins.module_utils.engine.converge import (
     ERROR_NO_RETRY,
     REPROCESS_ALL,
     SUCCESS,

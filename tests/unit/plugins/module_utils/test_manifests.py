@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from ansible_collections.metal.lb.plugins.module_utils.manifests import ManifestError, load_objects
+from ansible_collections.metal.lb.plugins.module_utils.engine.manifests import ManifestError, load_objects
 
 POOL = {"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool", "metadata": {"name": "p"},
         "spec": {"addresses": ["198.51.100.0/24"]}}

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.metal.lb.plugins.module_utils import module_runner as runner_mod
-from ansible_collections.metal.lb.plugins.module_utils.kube.client import KubeConfigError
-from ansible_collections.metal.lb.plugins.module_utils.module_runner import (
+from ansible_collections.metal.lb.plugins.module_utils.shells import module_runner as runner_mod
+from ansible_collections.metal.lb.plugins.module_utils.adapters.kube.client import KubeConfigError
+from ansible_collections.metal.lb.plugins.module_utils.shells.module_runner import (
     ModuleFailure,
     ModuleRunner,
     config_failure,

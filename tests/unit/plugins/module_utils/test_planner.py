@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.metal.lb.plugins.module_utils.planner import plan
+from ansible_collections.metal.lb.plugins.module_utils.engine.planner import plan
 
 from kube_objects import pool, service as svc
 
@@ -115,7 +115,7 @@ def test_examples_directory_plans_as_documented():
 
     import pytest
 
-    from ansible_collections.metal.lb.plugins.module_utils.cli import read_files
+    from ansible_collections.metal.lb.plugins.module_utils.shells.cli import read_files
 
     examples = pathlib.Path(__file__).resolve().parents[4] / "examples"
     if not examples.is_dir():

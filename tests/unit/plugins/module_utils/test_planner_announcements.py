@@ -14,9 +14,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ansible_collections.metal.lb.plugins.module_utils import cli, planner
-from ansible_collections.metal.lb.plugins.module_utils.config.parse import parse_config
-from ansible_collections.metal.lb.plugins.module_utils.layer2 import election as E
+from ansible_collections.metal.lb.plugins.module_utils.shells import cli
+
+from ansible_collections.metal.lb.plugins.module_utils.engine import planner
+from ansible_collections.metal.lb.plugins.module_utils.engine.config.parse import parse_config
+from ansible_collections.metal.lb.plugins.module_utils.engine import election as E
 
 NS = "metallb-system"
 HOST = "kubernetes.io/hostname"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.metal.lb.plugins.module_utils.selectors import (
+from ansible_collections.metal.lb.plugins.module_utils.engine.selectors import (
     EVERYTHING,
     any_matches,
     parse_selector,

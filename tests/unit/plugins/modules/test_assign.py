@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from ansible_collections.metal.lb.plugins.module_utils.controller_pass import decide
-from ansible_collections.metal.lb.plugins.module_utils.kube.writer import ServiceWriter, StaleDecision
+from ansible_collections.metal.lb.plugins.module_utils.engine.controller_pass import decide
+from ansible_collections.metal.lb.plugins.module_utils.adapters.kube.writer import ServiceWriter, StaleDecision
 from ansible_collections.metal.lb.plugins.modules import assign as assign_module
 
 ApiException = pytest.importorskip("kubernetes.client.exceptions").ApiException

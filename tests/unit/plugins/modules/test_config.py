@@ -9,7 +9,7 @@ import json
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.metal.lb.plugins.module_utils.desired_config import desired_objects, evaluate
+from ansible_collections.metal.lb.plugins.module_utils.engine.desired_config import desired_objects, evaluate
 from ansible_collections.metal.lb.plugins.modules import config as config_module
 
 NS = "metallb-system"

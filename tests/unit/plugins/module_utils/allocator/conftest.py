@@ -8,11 +8,11 @@ import ipaddress
 
 import pytest
 
-from ansible_collections.metal.lb.plugins.module_utils.allocator.allocator import (
+from ansible_collections.metal.lb.plugins.module_utils.engine.allocator.allocator import (
     DUAL,
     ServiceRef,
 )
-from ansible_collections.metal.lb.plugins.module_utils.config.model import (
+from ansible_collections.metal.lb.plugins.module_utils.engine.model import (
     LabelSelector,
     Pool,
     Segment,

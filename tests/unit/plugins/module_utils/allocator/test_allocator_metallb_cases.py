@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.metal.lb.plugins.module_utils.allocator.allocator import (
+from ansible_collections.metal.lb.plugins.module_utils.engine.allocator.allocator import (
     DUAL,
     AllocationError,
     Allocator,

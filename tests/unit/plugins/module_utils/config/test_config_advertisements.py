@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.metal.lb.plugins.module_utils.config.errors import TransientError
-from ansible_collections.metal.lb.plugins.module_utils.config.model import Community
-from ansible_collections.metal.lb.plugins.module_utils.config.parse import parse_config
+from ansible_collections.metal.lb.plugins.module_utils.engine.config.errors import TransientError
+from ansible_collections.metal.lb.plugins.module_utils.engine.model import Community
+from ansible_collections.metal.lb.plugins.module_utils.engine.config.parse import parse_config
 
 from kube_objects import cr, node, pool
 

@@ -4,8 +4,8 @@
 
 from __future__ import annotations
 
-from ansible_collections.metal.lb.plugins.module_utils.config.allocation import allocation_config
-from ansible_collections.metal.lb.plugins.module_utils.config.sources import (
+from ansible_collections.metal.lb.plugins.module_utils.engine.config.allocation import allocation_config
+from ansible_collections.metal.lb.plugins.module_utils.engine.config.sources import (
     CONTROLLER,
     MODULES,
     SPEAKER,

@@ -8,9 +8,9 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.metal.lb.plugins.module_utils.config.errors import ConfigError
-from ansible_collections.metal.lb.plugins.module_utils.config.legacy import LegacyConfigError, convert_configmap
-from ansible_collections.metal.lb.plugins.module_utils.config.parse import parse_config
+from ansible_collections.metal.lb.plugins.module_utils.engine.config.errors import ConfigError
+from ansible_collections.metal.lb.plugins.module_utils.engine.config.legacy import LegacyConfigError, convert_configmap
+from ansible_collections.metal.lb.plugins.module_utils.engine.config.parse import parse_config
 
 FIELDS = {
     "IPAddressPool": ["addresses", "autoAssign", "avoidBuggyIPs", "serviceAllocation"],

@@ -7,13 +7,13 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from ansible_collections.metal.lb.plugins.module_utils import cli
-from ansible_collections.metal.lb.plugins.module_utils.config.legacy import (
+from ansible_collections.metal.lb.plugins.module_utils.shells import cli
+from ansible_collections.metal.lb.plugins.module_utils.engine.config.legacy import (
     LegacyConfigError,
     convert_configmap,
     k8s_name,
 )
-from ansible_collections.metal.lb.plugins.module_utils.config.parse import parse_config
+from ansible_collections.metal.lb.plugins.module_utils.engine.config.parse import parse_config
 
 LEGACY = """\
 peers:

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.metal.lb.plugins.module_utils.config.errors import TransientError
-from ansible_collections.metal.lb.plugins.module_utils.config.parse import parse_config
+from ansible_collections.metal.lb.plugins.module_utils.engine.config.errors import TransientError
+from ansible_collections.metal.lb.plugins.module_utils.engine.config.parse import parse_config
 
 from kube_objects import cr, node, peer
 

@@ -9,8 +9,8 @@ import pytest
 
 kubernetes = pytest.importorskip("kubernetes")
 
-from ansible_collections.metal.lb.plugins.module_utils.config.sources import CONTROLLER, sources_for  # noqa: E402
-from ansible_collections.metal.lb.plugins.module_utils.daemons import controller as daemon  # noqa: E402
+from ansible_collections.metal.lb.plugins.module_utils.engine.config.sources import CONTROLLER, sources_for  # noqa: E402
+from ansible_collections.metal.lb.plugins.module_utils.shells.daemons import controller as daemon  # noqa: E402
 
 NS = "metallb-system"
 

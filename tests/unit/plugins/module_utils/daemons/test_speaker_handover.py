@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.metal.lb.plugins.module_utils import cli_speaker
-from ansible_collections.metal.lb.plugins.module_utils.daemons import speaker as speaker_mod
-from ansible_collections.metal.lb.plugins.module_utils.daemons.speaker import Announced, Speaker, view_settled
-from ansible_collections.metal.lb.plugins.module_utils.daemons.speaker_metrics import SpeakerMetrics
-from ansible_collections.metal.lb.plugins.module_utils.layer2.announcer import Announcer
-from ansible_collections.metal.lb.plugins.module_utils.membership.detector import DetectorConfig
+from ansible_collections.metal.lb.plugins.module_utils.shells import cli_speaker
+from ansible_collections.metal.lb.plugins.module_utils.shells.daemons import speaker as speaker_mod
+from ansible_collections.metal.lb.plugins.module_utils.shells.daemons.speaker import Announced, Speaker, view_settled
+from ansible_collections.metal.lb.plugins.module_utils.shells.daemons.speaker_metrics import SpeakerMetrics
+from ansible_collections.metal.lb.plugins.module_utils.adapters.layer2.announcer import Announcer
+from ansible_collections.metal.lb.plugins.module_utils.adapters.membership.detector import DetectorConfig
 
 VIP = "198.51.100.200"
 

@@ -11,8 +11,8 @@ import pytest
 
 pytest.importorskip("kubernetes")
 
-from ansible_collections.metal.lb.plugins.module_utils.daemons import status_file  # noqa: E402
-from ansible_collections.metal.lb.plugins.module_utils.daemons.speaker import Speaker  # noqa: E402
+from ansible_collections.metal.lb.plugins.module_utils.shells.daemons import status_file  # noqa: E402
+from ansible_collections.metal.lb.plugins.module_utils.shells.daemons.speaker import Speaker  # noqa: E402
 
 NS = "metallb-system"
 VIP = "198.51.100.10"

@@ -36,7 +36,6 @@ NO_MATCHING_ADVERTISEMENT = "noMatchingAdvertisement"
 SHARED_IP_WITH_SERVICE_SELECTOR = "sharedIPWithServiceSelector"
 
 
-
 @dataclass(frozen=True, slots=True)
 class L2Decision:
     """``node`` announces the IP (None: no node does); ``interfaces`` are that node's (from the

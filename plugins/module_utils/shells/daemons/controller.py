@@ -216,4 +216,3 @@ class Controller:
                 LOG.debug("pool %s status not written: %s", name, exc)
         self.metrics.forget_pools(names)
         self._status.forget_pools(names)
-

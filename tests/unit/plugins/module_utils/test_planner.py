@@ -11,10 +11,6 @@ from kube_objects import pool, service as svc
 NS = "metallb-system"
 
 
-
-
-
-
 TWO = pool("p", "198.51.100.10-198.51.100.11")
 
 

@@ -34,7 +34,7 @@ def holder(ip: str) -> dict:
 
 def test_three_survey_answers_make_a_pool_and_the_advertisement_that_announces_it():
     objects = desired_objects(params(pool_name="lan", pool_addresses=["198.51.100.0/28"],
-                                                   pool_interfaces=["eth0\neth1"]))
+                                     pool_interfaces=["eth0\neth1"]))
     assert [(o["kind"], o["metadata"]["name"]) for o in objects] == [("IPAddressPool", "lan"),
                                                                      ("L2Advertisement", "lan")]
     assert objects[1]["spec"] == {"ipAddressPools": ["lan"], "interfaces": ["eth0", "eth1"]}

@@ -15,12 +15,6 @@ from kube_objects import cr, node, pool
 NS = "metallb-system"
 
 
-
-
-
-
-
-
 POOLS = [pool("a", "198.51.100.0/25", labels={"tier": "front"}), pool("b", "198.51.100.128/25"),
          pool("v6", "2001:db8::/64", labels={"tier": "front"})]
 

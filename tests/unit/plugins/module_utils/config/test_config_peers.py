@@ -14,10 +14,6 @@ from kube_objects import cr, node, peer
 NS = "metallb-system"
 
 
-
-
-
-
 def errors(*objects: dict, bgp_type: str = "frr"):
     return parse_config(list(objects), bgp_type=bgp_type).errors
 

@@ -13,10 +13,6 @@ from kube_objects import cr, pool
 NS = "metallb-system"
 
 
-
-
-
-
 def messages(*objects: dict, **options) -> list[str]:
     return [e.message for e in parse_config(list(objects), **options).errors]
 

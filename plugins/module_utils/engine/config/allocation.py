@@ -13,7 +13,7 @@ reported beside the decision, not instead of it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..model import Config
 from .parse import parse_config
@@ -43,9 +43,14 @@ def allocation_config(objects: Iterable[Mapping], *, namespace: str = "metallb-s
     objects = list(objects)
     options = dict(namespace=namespace, bgp_type=bgp_type, service_cidrs=service_cidrs, gateways=gateways,
                    allow_node_ip_pools=allow_node_ip_pools, secrets_read=secrets_read)
+    whole = parse_config(objects, **options)
+    if whole.config is not None:
+        # Valid as a whole: its pools are what the pools alone parse to (one parse, the usual case).
+        pools_only = replace(whole.config, l2_advertisements=(), bgp_advertisements=(), peers=(), bfd_profiles={},
+                             communities={})
+        return AllocationConfig(pools_only, whole.config, [], [], list(whole.warnings), [])
     pools = parse_config(objects, kinds=ALLOCATION_KINDS, **options)
     errors = [str(e) for e in pools.errors]
-    whole = parse_config(objects, **options)
     blocking = set(errors)
     every = [str(e) for e in whole.errors]
     reported = [e for e in every if e not in blocking]

@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Layer 2, the speaker's first protocol: who answers ARP/NDP for each LB IP, and the rest of it.
 
-``should_announce`` is ``speaker_decisions.desired`` (which calls ``layer2.election``); the
+``should_announce`` is ``engine.layer2_decisions.desired`` (which calls ``engine.election``); the
 protocol then owns what follows from the decisions on this node: the ``Announcer`` (what the
 raw-socket responder answers for, and the gratuitous bursts on take-over), the responder
 itself, the ServiceL2Status objects (their cache and their paced writer) and the layer-2

@@ -68,3 +68,11 @@ def test_who_reads_what():
     assert "Secret" not in kinds[CONTROLLER]
     assert {"Secret", "BGPPeer", "BFDProfile", "IPAddressPool", "Node", "Namespace"} <= kinds[SPEAKER]
     assert kinds[MODULES] >= kinds[SPEAKER] | kinds[CONTROLLER]
+
+
+def test_a_valid_whole_gives_the_same_pools_as_the_pools_alone():
+    ad = obj("L2Advertisement", "l2", {"ipAddressPools": ["a"]})
+    valid = allocation_config([pool(), ad, SECRET], namespace=NS)
+    assert valid.whole is not None and valid.whole.l2_advertisements
+    alone = allocation_config([pool(), ad, BFD], namespace=NS)  # BFD: the whole is invalid, the pools are not
+    assert alone.whole is None and alone.config == valid.config

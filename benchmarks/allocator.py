@@ -37,7 +37,7 @@ def _load_segment_builder():
     allocator tests' stand-ins (tests/unit/.../allocator/conftest.py) are used instead."""
     global ADDRESSES_SOURCE
     try:
-        found = importlib.import_module(PKG + ".addresses").parse_entry
+        found = importlib.import_module(PKG + ".engine.addresses").parse_entry
         ADDRESSES_SOURCE = "module_utils.addresses"
         return found
     except (ModuleNotFoundError, AttributeError):
@@ -52,8 +52,8 @@ def _load_segment_builder():
 
 
 parse_entry = _load_segment_builder()
-allocator_mod = importlib.import_module(PKG + ".allocator.allocator")
-model = importlib.import_module(PKG + ".config.model")
+allocator_mod = importlib.import_module(PKG + ".engine.allocator.allocator")
+model = importlib.import_module(PKG + ".engine.model")
 Allocator, ServiceRef, DUAL = allocator_mod.Allocator, allocator_mod.ServiceRef, allocator_mod.DUAL
 
 

@@ -4,7 +4,7 @@
 """Layer-2 re-election on a membership change: the speaker's failover path (prints figures).
 
 When a member leaves (or comes back) the speaker re-runs its full decision pass
-(``daemons.speaker_decisions.desired`` → ``layer2.election.elect_all``) over the objects it
+(``engine.layer2_decisions.desired`` → ``engine.election.elect_all``) over the objects it
 already holds; only the live member set differs from the previous pass. This prints the CPU
 milliseconds of that pass (median / min / max over alternating leave and rejoin passes after a
 warm-up pass, as a running speaker would see them) for 1,000 and 10,000 Services × 3, 10 and
@@ -93,8 +93,8 @@ def ms(start: float) -> float:
 
 
 def measure(n_services: int, n_nodes: int) -> dict:
-    parse_config = importlib.import_module(PKG + ".config.parse").parse_config
-    desired = importlib.import_module(PKG + ".daemons.speaker_decisions").desired
+    parse_config = importlib.import_module(PKG + ".engine.config.parse").parse_config
+    desired = importlib.import_module(PKG + ".engine.layer2_decisions").desired
     config = parse_config(config_objects(), namespace=NAMESPACE).config
     nodes = {"node-%03d" % i: node(i) for i in range(n_nodes)}
     services = [service(i) for i in range(n_services)]
@@ -139,7 +139,7 @@ def main() -> int:
                                                                  res["max_ms"], res["cold_ms"], res["moved"]))
             if n_services == 1000 and n_nodes == 10 and res["median_ms"] > TARGET_MS:
                 missed.append("1000 x 10: %.1f ms > %.0f ms" % (res["median_ms"], TARGET_MS))
-    print("(CPU ms of speaker_decisions.desired on a membership change: median/min/max of %d passes; "
+    print("(CPU ms of layer2_decisions.desired on a membership change: median/min/max of %d passes; "
           "cold: first pass; moved: services whose winner changed when the busiest leader left)" % ROUNDS)
     print("target: " + ("met" if not missed else "MISSED: " + "; ".join(missed)))
     return 1 if missed else 0

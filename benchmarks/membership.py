@@ -28,7 +28,7 @@ import sys
 import threading
 import time
 
-PKG = "ansible_collections.metal.lb.plugins.module_utils.membership"
+PKG = "ansible_collections.metal.lb.plugins.module_utils.adapters.membership"
 KEY = b"benchmark-key-not-secret-0123456789"
 WINDOW = 5.0
 

@@ -96,7 +96,7 @@ def rss_mb() -> float:
 
 
 def timed_plan(objects: list[dict]) -> tuple[float, dict]:
-    plan = importlib.import_module(PKG + ".planner").plan
+    plan = importlib.import_module(PKG + ".engine.planner").plan
     gc.collect()
     start, cpu = time.perf_counter(), time.process_time()
     result = plan(objects)

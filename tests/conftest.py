@@ -11,8 +11,12 @@ HYPOTHESIS_PROFILE reaches it.
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
+
+# Shared test builders (tests/support/kube_objects.py) are importable from every test directory.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "support"))
 
 try:
     from hypothesis import HealthCheck, settings

@@ -9,8 +9,8 @@ from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.metal.lb.plugins.module_utils import addresses
-from ansible_collections.metal.lb.plugins.module_utils.message_text import type_name
+from ansible_collections.metal.lb.plugins.module_utils.engine import addresses
+from ansible_collections.metal.lb.plugins.module_utils.engine.message_text import type_name
 from ansible_collections.metal.lb.plugins.plugin_utils.pool_input import (
     engine_call,
     is_entry_list,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ansible_collections.metal.lb.plugins.module_utils import addresses
+from ansible_collections.metal.lb.plugins.module_utils.engine import addresses
 from ansible_collections.metal.lb.plugins.plugin_utils.pool_input import (
     engine_call,
     pool_entries,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ansible_collections.metal.lb.plugins.module_utils.config import parse
+from ansible_collections.metal.lb.plugins.module_utils.engine.config import parse
 from ansible_collections.metal.lb.plugins.plugin_utils.pool_input import (
     DEFAULT_NAMESPACE,
     as_objects,

@@ -182,11 +182,16 @@ import socket
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.metal.lb.plugins.module_utils.kube.client import HAS_KUBERNETES, KubeConfigError
-from ansible_collections.metal.lb.plugins.module_utils.kube.module_auth import (
-    api_client_from_params,
-    argument_spec,
-    describe_api_error,
+from ansible_collections.metal.lb.plugins.module_utils.shells.daemons import status_file
+from ansible_collections.metal.lb.plugins.module_utils.adapters.kube.client import HAS_KUBERNETES
+from ansible_collections.metal.lb.plugins.module_utils.adapters.kube.module_auth import argument_spec
+from ansible_collections.metal.lb.plugins.module_utils.shells.module_runner import ModuleFailure, ModuleRunner
+from ansible_collections.metal.lb.plugins.module_utils.engine.vocabulary import (
+    GROUP,
+    SERVICE_L2_STATUS,
+    STATUS_NODE_LABEL,
+    plural,
+    version,
 )
 
 ARGUMENT_SPEC = argument_spec(
@@ -195,24 +200,14 @@ ARGUMENT_SPEC = argument_spec(
     gratuitous=dict(type="bool", default=False),
     api=dict(type="bool", default=False),
 )
-GROUP = "metallb.io"
-VERSION = "v1beta1"
-PLURAL = "servicel2statuses"
-NODE_LABEL = "metallb.io/node"
+VERSION = version(SERVICE_L2_STATUS)
+PLURAL = plural(SERVICE_L2_STATUS)
+NODE_LABEL = STATUS_NODE_LABEL
 
 
 def read_status(path: str) -> dict | None:
-    """The speaker's status file, None when absent. ValueError for a file that is not its JSON."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as exc:
-        raise ValueError("status file %s cannot be read: %s" % (path, exc)) from None
-    if not isinstance(data, dict) or not isinstance(data.get("announced"), dict):
-        raise ValueError("status file %s is not a metal-lb speaker status file" % path)
-    return data
+    """The speaker's status file (``daemons.status_file``, the speaker's own format)."""
+    return status_file.read(path)
 
 
 def speaker_running(pid) -> bool:
@@ -227,18 +222,13 @@ def speaker_running(pid) -> bool:
     return b"speaker" in argv and any(b"metal-lb" in arg or b"metal_lb" in arg for arg in argv)
 
 
-def l2_statuses(params: dict, node: str) -> dict:
+def l2_statuses(api_client, namespace: str, node: str) -> dict:
     from kubernetes import client as k8s_client
 
-    api = api_client_from_params(params)
-    try:
-        custom = k8s_client.CustomObjectsApi(api)
-        resp = custom.list_namespaced_custom_object(GROUP, VERSION, params["namespace"], PLURAL,
-                                                    label_selector="%s=%s" % (NODE_LABEL, node),
-                                                    _preload_content=False)
-        items = json.loads(resp.data).get("items") or []
-    finally:
-        api.close()
+    custom = k8s_client.CustomObjectsApi(api_client)
+    resp = custom.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL,
+                                                label_selector="%s=%s" % (NODE_LABEL, node), _preload_content=False)
+    items = json.loads(resp.data).get("items") or []
     out = {}
     for obj in items:
         status = obj.get("status") or {}
@@ -248,15 +238,14 @@ def l2_statuses(params: dict, node: str) -> dict:
     return out
 
 
-def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    params = module.params
+def run(runner: ModuleRunner) -> dict:
+    module, params = runner.module, runner.params
     node = params["node"] or socket.gethostname().split(".")[0]
-    path = params["status_file"].replace("{node}", node)
+    path = status_file.path_for(params["status_file"], node)
     try:
         status = read_status(path)
     except ValueError as exc:
-        module.fail_json(msg=str(exc))
+        raise ModuleFailure(str(exc)) from None
     running = status is not None and speaker_running(status.get("pid"))
     result: dict = {
         "changed": False,
@@ -269,27 +258,24 @@ def main() -> None:
         "gratuitous": [],
     }
     if status is not None and status.get("node") not in (None, node):
-        module.fail_json(msg="status file %s belongs to node %r, not %r" % (path, status.get("node"), node),
-                         **result)
+        raise ModuleFailure("status file %s belongs to node %r, not %r" % (path, status.get("node"), node),
+                            **result)
     if params["api"]:
         try:
             if not HAS_KUBERNETES:
-                raise ImportError(missing_required_lib("kubernetes"))
-            result["l2_statuses"] = l2_statuses(params, node)
-        except (ImportError, KubeConfigError) as exc:
-            if status is None:
-                module.fail_json(msg=str(exc), **result)
-            module.warn("ServiceL2Status objects not read: %s" % exc)
-        except Exception as exc:  # noqa: BLE001 - API errors become one message
-            if status is None:
-                module.fail_json(msg="reading ServiceL2Status objects: %s" % describe_api_error(exc), **result)
-            module.warn("ServiceL2Status objects not read: %s" % describe_api_error(exc))
+                raise ModuleFailure(missing_required_lib("kubernetes"))
+            with runner.api_step("reading ServiceL2Status objects"):
+                result["l2_statuses"] = l2_statuses(runner.client, params["namespace"], node)
+        except ModuleFailure as failure:
+            if status is None:  # nothing else to report: the task fails
+                raise ModuleFailure(failure.msg, **result) from None
+            module.warn("ServiceL2Status objects not read: %s" % failure.msg)
     if status is None and not params["api"]:
         module.warn("no speaker status file %s: is the metal.lb speaker running on %s?" % (path, node))
     if params["gratuitous"]:
         if not running:
-            module.fail_json(msg="gratuitous: no running metal-lb speaker for node %s (status file %s)"
-                             % (node, path), **result)
+            raise ModuleFailure("gratuitous: no running metal-lb speaker for node %s (status file %s)"
+                                % (node, path), **result)
         ips = sorted(result["announced"])
         result["gratuitous"] = ips
         result["changed"] = bool(ips)
@@ -299,9 +285,14 @@ def main() -> None:
             try:
                 os.kill(status["pid"], signal.SIGUSR1)
             except OSError as exc:
-                module.fail_json(msg="gratuitous: cannot signal the speaker (pid %s): %s"
-                                 % (status["pid"], exc.strerror or exc), **result)
-    module.exit_json(**result)
+                raise ModuleFailure("gratuitous: cannot signal the speaker (pid %s): %s"
+                                    % (status["pid"], exc.strerror or exc), **result) from None
+    return result
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    ModuleRunner(module).run(run)
 
 
 if __name__ == "__main__":

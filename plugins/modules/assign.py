@@ -141,74 +141,30 @@ config_errors:
 
 import traceback
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.metal.lb.plugins.module_utils.addresses import HAS_NETADDR
-from ansible_collections.metal.lb.plugins.module_utils.allocator.allocator import Allocator
-from ansible_collections.metal.lb.plugins.module_utils.config.parse import parse_config
-from ansible_collections.metal.lb.plugins.module_utils.converge import PENDING, reprocess_all
-from ansible_collections.metal.lb.plugins.module_utils.kube.client import (
-    HAS_KUBERNETES,
-    KubeConfigError,
-    k8s_client,
-)
-from ansible_collections.metal.lb.plugins.module_utils.kube.module_auth import (
-    api_client_from_params,
+from ansible_collections.metal.lb.plugins.module_utils.engine.controller_pass import decide
+from ansible_collections.metal.lb.plugins.module_utils.adapters.kube.client import k8s_client
+from ansible_collections.metal.lb.plugins.module_utils.adapters.kube.module_auth import (
     argument_spec,
     describe_api_error,
 )
-from ansible_collections.metal.lb.plugins.module_utils.kube.snapshot import cluster_objects
-from ansible_collections.metal.lb.plugins.module_utils.kube.writer import (
+from ansible_collections.metal.lb.plugins.module_utils.adapters.kube.snapshot import cluster_objects
+from ansible_collections.metal.lb.plugins.module_utils.adapters.kube.writer import (
     EventRecorder,
     ServiceWriter,
     StaleDecision,
+)
+from ansible_collections.metal.lb.plugins.module_utils.shells.module_runner import (
+    ModuleFailure,
+    ModuleRunner,
+    config_failure,
 )
 
 ARGUMENT_SPEC = argument_spec(lb_class=dict(type="str", default=""))
 COMPONENT = "metallb-controller"
 INSTANCE = "metal.lb.assign"
-# A pass is decided again from a fresh read when a Service changed under it; a running controller
-# settles within a few passes, so running out of them means something keeps rewriting Services.
 MAX_PASSES = 5
-
-
-def decide(objects: list[dict], namespace: str, lb_class: str) -> dict:
-    """The controller's full pass on a snapshot, on a fresh allocator (pure).
-
-    Returns ``errors`` (config errors; nothing else then), ``changed`` (result, Service object) pairs,
-    ``pending`` entries and ``events`` ((Service object, events) of Services that are not changed).
-    """
-    parsed = parse_config(objects, namespace=namespace)
-    if parsed.errors:
-        return {"errors": [str(e) for e in parsed.errors], "warnings": list(parsed.warnings),
-                "changed": [], "pending": [], "events": []}
-    services = [obj for obj in objects if obj.get("kind") == "Service"]
-    by_key = {"%s/%s" % ((s.get("metadata") or {}).get("namespace"), (s.get("metadata") or {}).get("name")): s
-              for s in services}
-    alloc = Allocator()
-    alloc.set_pools(parsed.config.pools)
-    results = reprocess_all(alloc, parsed.config, services, lb_class=lb_class)
-    changed, pending, events = [], [], []
-    for key in sorted(results):
-        result = results[key]
-        svc = by_key.get(key)
-        if svc is None:
-            continue
-        if result.changed:
-            changed.append((result, svc))
-        elif result.events:
-            events.append((svc, result.events))
-        if result.state == PENDING:
-            pending.append({"service": key, "reason": pending_reason(result.events)})
-    return {"errors": [], "warnings": list(parsed.warnings), "changed": changed, "pending": pending,
-            "events": events}
-
-
-def pending_reason(events) -> str:
-    warnings = [e.message for e in events if e.type == "Warning"]
-    if warnings:
-        return warnings[-1]
-    return "no IP could be assigned (no pool configured, or the Service has no cluster IP yet)"
 
 
 def change_entry(result) -> dict:
@@ -236,36 +192,29 @@ def write_pass(writer: ServiceWriter, recorder: EventRecorder, decision: dict, w
 class Assign:
     """One task run: read, decide, write; again from a fresh read when a Service changed meanwhile."""
 
-    def __init__(self, module: AnsibleModule, api_client) -> None:
-        self.module = module
-        self.api_client = api_client
-        self.params = module.params
+    def __init__(self, runner: ModuleRunner) -> None:
+        self.runner = runner
+        self.params = runner.params
 
     def decide_now(self, written: int = 0) -> dict:
-        try:
-            objects = cluster_objects(self.api_client, self.params["namespace"])
-        except Exception as exc:  # pylint: disable=broad-exception-caught  # API and network errors alike
-            self.module.fail_json(msg="Cannot read the cluster: %s" % describe_api_error(exc), config_errors=[],
-                                  exception=traceback.format_exc())
+        with self.runner.api_step("Cannot read the cluster"):
+            objects = cluster_objects(self.runner.client, self.params["namespace"])
         decision = decide(objects, self.params["namespace"], self.params["lb_class"])
         if decision["errors"]:
-            count = len(decision["errors"])
             done = "nothing written" if not written else "stopped after %d service(s) written" % written
-            self.module.fail_json(msg="Invalid configuration (%d error%s), %s: %s"
-                                  % (count, "" if count == 1 else "s", done, "; ".join(decision["errors"])),
-                                  config_errors=decision["errors"], changed=bool(written), changed_services=[],
-                                  pending=[])
+            raise config_failure(decision["errors"], done, config_errors=decision["errors"], changed=bool(written),
+                                 changed_services=[], pending=[])
         return decision
 
     def run(self) -> dict:
         decision = self.decide_now()
         for warning in decision["warnings"]:
-            self.module.warn(warning)
-        if self.module.check_mode:
+            self.runner.module.warn(warning)
+        if self.runner.check_mode:
             entries = [change_entry(result) for result, _svc in decision["changed"]]
             return dict(changed=bool(entries), changed_services=entries, pending=decision["pending"],
                         config_errors=[], passes=1)
-        core = k8s_client.CoreV1Api(self.api_client)
+        core = k8s_client.CoreV1Api(self.runner.client)
         writer = ServiceWriter(core, retries=1, reapply_on_conflict=False)
         recorder = EventRecorder(core, COMPONENT, INSTANCE, background=False)
         written: dict = {}
@@ -277,11 +226,12 @@ class Assign:
                 break
             except StaleDecision as stale:
                 if passes >= MAX_PASSES:
-                    self.fail_writing(written, decision, "Service %s kept changing during %d passes (another "
-                                      "writer?); run the task again" % (stale, passes))
+                    raise self.failure(written, decision, "Service %s kept changing during %d passes (another "
+                                       "writer?); run the task again" % (stale, passes)) from None
                 decision = self.decide_now(len(written))
-            except Exception as exc:  # pylint: disable=broad-exception-caught
-                self.fail_writing(written, decision, describe_api_error(exc), traceback.format_exc())
+            except Exception as exc:  # pylint: disable=broad-exception-caught  # API and network errors alike
+                raise self.failure(written, decision, describe_api_error(exc),
+                                   exception=traceback.format_exc()) from None
         for svc, events in decision["events"]:
             for event in events:
                 recorder.record(svc, event.type, event.reason, event.message)
@@ -289,31 +239,26 @@ class Assign:
         return dict(changed=bool(entries), changed_services=entries, pending=decision["pending"],
                     config_errors=[], passes=passes)
 
-    def fail_writing(self, written: dict, decision: dict, why: str, trace: str | None = None) -> None:
+    @staticmethod
+    def partial(written: dict, decision: dict) -> dict:
         entries = [written[key] for key in sorted(written)]
-        extra = {"exception": trace} if trace else {}
-        self.module.fail_json(msg="Writing service status failed after %d service(s) written: %s"
-                              % (len(entries), why), changed=bool(entries), changed_services=entries,
-                              pending=decision["pending"], config_errors=[], **extra)
+        return dict(changed=bool(entries), changed_services=entries, pending=decision["pending"], config_errors=[])
+
+    def failure(self, written: dict, decision: dict, why: str, **extra) -> ModuleFailure:
+        return ModuleFailure("Writing service status failed after %d service(s) written: %s" % (len(written), why),
+                             **self.partial(written, decision), **extra)
+
+
+def run(runner: ModuleRunner) -> dict:
+    output = Assign(runner).run()
+    if runner.module._diff:
+        output["diff"] = diff_of(output["changed_services"])
+    return output
 
 
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    if not HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib("kubernetes"), config_errors=[])
-    if not HAS_NETADDR:
-        module.fail_json(msg=missing_required_lib("netaddr"), config_errors=[])
-    try:
-        api_client = api_client_from_params(module.params)
-    except KubeConfigError as exc:
-        module.fail_json(msg=str(exc), config_errors=[])
-    try:
-        output = Assign(module, api_client).run()
-    finally:
-        api_client.close()
-    if module._diff:
-        output["diff"] = diff_of(output["changed_services"])
-    module.exit_json(**output)
+    ModuleRunner(module, requires=("kubernetes", "netaddr"), failure_defaults=dict(config_errors=[])).run(run)
 
 
 if __name__ == "__main__":

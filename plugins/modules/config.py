@@ -320,27 +320,27 @@ config_warnings:
   sample: []
 """
 
-import traceback
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-from ansible_collections.metal.lb.plugins.module_utils import desired_config
-from ansible_collections.metal.lb.plugins.module_utils.addresses import HAS_NETADDR
-from ansible_collections.metal.lb.plugins.module_utils.config.parse import CONFIG_KINDS, parse_config
-from ansible_collections.metal.lb.plugins.module_utils.config.secrets import bgp_passwords
-from ansible_collections.metal.lb.plugins.module_utils.kube.client import HAS_KUBERNETES, KubeConfigError
-from ansible_collections.metal.lb.plugins.module_utils.kube.config_writer import (
+from ansible_collections.metal.lb.plugins.module_utils.engine import desired_config
+from ansible_collections.metal.lb.plugins.module_utils.engine.config.secrets import bgp_passwords
+from ansible_collections.metal.lb.plugins.module_utils.engine.desired_config import (
+    desired_objects,
+    evaluate,
+    is_config_object,
+)
+from ansible_collections.metal.lb.plugins.module_utils.adapters.kube.config_writer import (
     align_versions,
     apply_actions,
     dry_run,
 )
-from ansible_collections.metal.lb.plugins.module_utils.kube.module_auth import (
-    api_client_from_params,
-    argument_spec,
-    describe_api_error,
+from ansible_collections.metal.lb.plugins.module_utils.adapters.kube.module_auth import argument_spec
+from ansible_collections.metal.lb.plugins.module_utils.adapters.kube.snapshot import cluster_objects
+from ansible_collections.metal.lb.plugins.module_utils.shells.module_runner import (
+    ModuleFailure,
+    ModuleRunner,
+    config_failure,
 )
-from ansible_collections.metal.lb.plugins.module_utils.kube.snapshot import cluster_objects
-from ansible_collections.metal.lb.plugins.module_utils.planner import plan
 
 ARGUMENT_SPEC = argument_spec(
     resources=dict(type="list", elements="dict", default=[]),
@@ -369,44 +369,46 @@ ARGUMENT_SPEC = argument_spec(
 )
 
 
-def desired_objects(params: dict) -> list[dict]:
-    """Every desired object, normalised (raises DesiredConfigError naming each bad object)."""
-    pools, ads = list(params["pools"]), list(params["l2_advertisements"])
-    if params["pool_name"]:
-        pools.append({"name": params["pool_name"], "addresses": params["pool_addresses"]})
-        ads.append({"name": params["pool_name"], "pools": [params["pool_name"]],
-                    "interfaces": params["pool_interfaces"] or []})
-    flat = desired_config.flat_resources(pools, ads, params["l2_all_pools"], params["namespace"])
-    return desired_config.normalize(list(params["resources"]) + flat, params["namespace"])
-
-
-def is_config_object(obj: dict) -> bool:
-    return obj.get("kind") in CONFIG_KINDS and str(obj.get("apiVersion") or "").startswith("metallb.io/")
-
-
-def evaluate(objects: list[dict], desired: list[dict], params: dict, current: list[dict] | None = None) -> dict:
-    """Actions, validation and service changes for a snapshot (pure: no API calls).
-
-    ``current`` overrides the snapshot's config objects (for objects re-read at another version).
-    """
-    if current is None:
-        current = [obj for obj in objects if is_config_object(obj)]
-    others = [obj for obj in objects if not is_config_object(obj)]
-    actions = desired_config.plan_actions(current, desired, state=params["state"], prune=params["prune"])
-    resulting = desired_config.resulting_objects(current, actions) + others
-    checks = dict(service_cidrs=params["service_cidrs"], gateways=params["gateways"],
-                  allow_node_ip_pools=params["allow_node_ip_pools"])
-    parsed = parse_config(resulting, namespace=params["namespace"], **checks)
-    out = {"actions": actions, "errors": [str(e) for e in parsed.errors], "warnings": list(parsed.warnings),
-           "plan": None, "service_changes": {"get": [], "keep": [], "move": [], "lose": []}}
-    if out["errors"]:
-        return out
-    planned = plan(resulting, lb_class=params["lb_class"], namespace=params["namespace"], **checks)
-    services = [obj for obj in others if obj.get("kind") == "Service"]
-    out["service_changes"] = desired_config.service_changes(services, planned["services"], params["lb_class"])
-    out["plan"] = {"services": planned["services"], "pools": planned["pools"],
-                   "service_changes": out["service_changes"]}
-    return out
+def run(runner: ModuleRunner) -> dict:
+    params, namespace = runner.params, runner.params["namespace"]
+    try:
+        desired = desired_objects(params)
+    except desired_config.DesiredConfigError as exc:
+        raise ModuleFailure("Invalid desired objects, nothing written: %s" % exc, config_errors=exc.problems) from None
+    if params["state"] == "present" and params["prune"] and not desired:
+        raise ModuleFailure("Nothing is listed: with prune=true this would delete every object managed by "
+                            "metal.lb; list them with state=absent to delete them")
+    with runner.api_step("Cannot read the cluster"):
+        objects = cluster_objects(runner.client, namespace)
+        runner.module.no_log_values.update(bgp_passwords(objects))  # the peers and Secrets already there
+        current = align_versions(runner.client, namespace, [obj for obj in objects if is_config_object(obj)], desired)
+    outcome = evaluate(objects, desired, params, current)
+    for warning in outcome["warnings"]:
+        runner.module.warn(warning)
+    if outcome["errors"]:
+        raise config_failure(outcome["errors"], config_errors=outcome["errors"], config_warnings=outcome["warnings"])
+    actions = outcome["actions"]
+    changes = [a for a in actions if a.verb != desired_config.UNCHANGED]
+    # Always a server-side dry run first (admission and schema checks); in check mode, only that.
+    with runner.api_step("Checking the configuration with the API server failed, nothing written"):
+        rejected = dry_run(runner.client, namespace, changes)
+    if rejected:
+        raise ModuleFailure("The API server rejects the configuration, nothing written: %s" % "; ".join(rejected),
+                            config_errors=rejected, config_warnings=outcome["warnings"])
+    if changes and not runner.check_mode:
+        with runner.api_step("Applying the configuration failed"):
+            apply_actions(runner.client, namespace, changes)
+    output = dict(
+        changed=bool(changes),
+        objects=[{"kind": a.kind, "name": a.name, "action": a.verb} for a in actions],
+        service_changes=outcome["service_changes"],
+        plan=outcome["plan"],
+        config_errors=[],
+        config_warnings=outcome["warnings"],
+    )
+    if runner.module._diff:
+        output["diff"] = desired_config.diff_entries(actions)
+    return output
 
 
 def main() -> None:
@@ -418,68 +420,7 @@ def main() -> None:
     module.no_log_values.update(bgp_passwords(module.params["resources"]))
     module.no_log = False
     module._log_invocation()  # pylint: disable=protected-access
-    if not HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib("kubernetes"), config_errors=[])
-    if not HAS_NETADDR:
-        module.fail_json(msg=missing_required_lib("netaddr"), config_errors=[])
-    params = module.params
-    try:
-        desired = desired_objects(params)
-    except desired_config.DesiredConfigError as exc:
-        module.fail_json(msg="Invalid desired objects, nothing written: %s" % exc, config_errors=exc.problems)
-    if params["state"] == "present" and params["prune"] and not desired:
-        module.fail_json(msg="Nothing is listed: with prune=true this would delete every object managed by "
-                             "metal.lb; list them with state=absent to delete them", config_errors=[])
-    try:
-        api_client = api_client_from_params(params)
-    except KubeConfigError as exc:
-        module.fail_json(msg=str(exc), config_errors=[])
-    try:
-        try:
-            objects = cluster_objects(api_client, params["namespace"])
-            module.no_log_values.update(bgp_passwords(objects))  # the peers and Secrets already there
-            current = align_versions(api_client, params["namespace"],
-                                     [obj for obj in objects if is_config_object(obj)], desired)
-        except Exception as exc:  # pylint: disable=broad-exception-caught  # API and network errors alike
-            module.fail_json(msg="Cannot read the cluster: %s" % describe_api_error(exc), config_errors=[],
-                             exception=traceback.format_exc())
-        outcome = evaluate(objects, desired, params, current)
-        for warning in outcome["warnings"]:
-            module.warn(warning)
-        if outcome["errors"]:
-            count = len(outcome["errors"])
-            module.fail_json(msg="Invalid configuration (%d error%s), nothing written: %s"
-                             % (count, "" if count == 1 else "s", "; ".join(outcome["errors"])),
-                             config_errors=outcome["errors"], config_warnings=outcome["warnings"])
-        actions = outcome["actions"]
-        changes = [a for a in actions if a.verb != desired_config.UNCHANGED]
-        try:
-            rejected = dry_run(api_client, params["namespace"], changes)
-        except Exception as exc:  # pylint: disable=broad-exception-caught
-            module.fail_json(msg="Checking the configuration with the API server failed, nothing written: %s"
-                             % describe_api_error(exc), config_errors=[], exception=traceback.format_exc())
-        if rejected:
-            module.fail_json(msg="The API server rejects the configuration, nothing written: %s" % "; ".join(rejected),
-                             config_errors=rejected, config_warnings=outcome["warnings"])
-        if changes and not module.check_mode:
-            try:
-                apply_actions(api_client, params["namespace"], changes)
-            except Exception as exc:  # pylint: disable=broad-exception-caught
-                module.fail_json(msg="Applying the configuration failed: %s" % describe_api_error(exc),
-                                 config_errors=[], exception=traceback.format_exc())
-        output = dict(
-            changed=bool(changes),
-            objects=[{"kind": a.kind, "name": a.name, "action": a.verb} for a in actions],
-            service_changes=outcome["service_changes"],
-            plan=outcome["plan"],
-            config_errors=[],
-            config_warnings=outcome["warnings"],
-        )
-        if module._diff:
-            output["diff"] = desired_config.diff_entries(actions)
-        module.exit_json(**output)
-    finally:
-        api_client.close()
+    ModuleRunner(module, requires=("kubernetes", "netaddr"), failure_defaults=dict(config_errors=[])).run(run)
 
 
 if __name__ == "__main__":

@@ -140,19 +140,19 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.metal.lb.plugins.module_utils.kube.client import HAS_KUBERNETES, KubeConfigError
-from ansible_collections.metal.lb.plugins.module_utils.kube.kube_proxy_configmap import (
+from ansible_collections.metal.lb.plugins.module_utils.adapters.kube.client import HAS_KUBERNETES, KubeConfigError
+from ansible_collections.metal.lb.plugins.module_utils.adapters.kube.kube_proxy_configmap import (
     delete_pods,
     pods_matching,
     read_configmap,
     write_configmap_key,
 )
-from ansible_collections.metal.lb.plugins.module_utils.kube.module_auth import (
+from ansible_collections.metal.lb.plugins.module_utils.adapters.kube.module_auth import (
     api_client_from_params,
     argument_spec,
     describe_api_error,
 )
-from ansible_collections.metal.lb.plugins.module_utils.strict_arp import (
+from ansible_collections.metal.lb.plugins.module_utils.engine.strict_arp import (
     HAS_YAML,
     StrictArpError,
     ensure_strict_arp,

@@ -142,7 +142,7 @@ config_valid:
   description:
     - Whether the running configuration is valid. The running controller's verdict (its
       C(ConfigurationState) C(controller)) when it has reported one, else the engine's verdict on the
-      C(metallb.io) objects of O(namespace) now (see RV(config_validated_by)).
+      pools of O(namespace) now (see RV(config_validated_by)); problems elsewhere are in RV(config_errors).
   returned: success
   type: bool
   sample: true
@@ -177,7 +177,16 @@ controller_state:
 config_errors:
   description:
     - Every error of the C(metallb.io) objects as they are now, one message each naming the object and field.
-    - A controller keeps running on its last valid configuration while there are errors.
+    - The controller allocates from the pools alone, so only RV(allocation_errors) stop it; the others are for
+      the speakers, which keep running on their last valid configuration while there are errors.
+  returned: success
+  type: list
+  elements: str
+  sample: []
+allocation_errors:
+  description:
+    - The errors of RV(config_errors) in what the controller allocates from (the pools). While there are any,
+      the controller keeps its last valid pools and pending Services wait.
   returned: success
   type: list
   elements: str
@@ -195,41 +204,24 @@ counts:
   sample: {services: 3, assigned: 2, pending: 1, ignored: 0, pools: 1}
 """
 
-import traceback
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-from ansible_collections.metal.lb.plugins.module_utils.addresses import HAS_NETADDR
-from ansible_collections.metal.lb.plugins.module_utils.kube.client import HAS_KUBERNETES, KubeConfigError
-from ansible_collections.metal.lb.plugins.module_utils.kube.module_auth import (
-    api_client_from_params,
-    argument_spec,
-    describe_api_error,
-)
-from ansible_collections.metal.lb.plugins.module_utils.status_report import read_report
+from ansible_collections.metal.lb.plugins.module_utils.adapters.kube.module_auth import argument_spec
+from ansible_collections.metal.lb.plugins.module_utils.shells.module_runner import ModuleRunner
+from ansible_collections.metal.lb.plugins.module_utils.adapters.kube.report_reads import read_report
 
 ARGUMENT_SPEC = argument_spec(lb_class=dict(type="str", default=""))
 
 
+def run(runner: ModuleRunner) -> dict:
+    with runner.api_step("Cannot read the cluster"):
+        report = read_report(runner.client, runner.params["namespace"], runner.params["lb_class"])
+    return dict(changed=False, **report)
+
+
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    if not HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib("kubernetes"))
-    if not HAS_NETADDR:
-        module.fail_json(msg=missing_required_lib("netaddr"))
-    params = module.params
-    try:
-        api_client = api_client_from_params(params)
-    except KubeConfigError as exc:
-        module.fail_json(msg=str(exc))
-    try:
-        report = read_report(api_client, params["namespace"], params["lb_class"])
-    except Exception as exc:  # pylint: disable=broad-exception-caught  # API and network errors alike
-        module.fail_json(msg="Cannot read the cluster: %s" % describe_api_error(exc),
-                         exception=traceback.format_exc())
-    finally:
-        api_client.close()
-    module.exit_json(changed=False, **report)
+    ModuleRunner(module, requires=("kubernetes", "netaddr")).run(run)
 
 
 if __name__ == "__main__":

@@ -183,32 +183,16 @@ config_warnings:
 """
 
 import os
-import traceback
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
-try:
-    # The engine's address arithmetic; imported here only to report it missing clearly.
-    import netaddr  # noqa: F401  # pylint: disable=unused-import
-except ImportError:
-    HAS_NETADDR = False
-    NETADDR_IMPORT_ERROR = traceback.format_exc()
-else:
-    HAS_NETADDR = True
-    NETADDR_IMPORT_ERROR = None
-
-try:
-    # Manifest files are YAML; imported here only to report it missing clearly.
-    import yaml  # noqa: F401  # pylint: disable=unused-import
-except ImportError:
-    HAS_YAML = False
-    YAML_IMPORT_ERROR = traceback.format_exc()
-else:
-    HAS_YAML = True
-    YAML_IMPORT_ERROR = None
-
-from ansible_collections.metal.lb.plugins.module_utils import manifests, planner
-from ansible_collections.metal.lb.plugins.module_utils.config.secrets import bgp_passwords
+from ansible_collections.metal.lb.plugins.module_utils.engine import manifests, planner
+from ansible_collections.metal.lb.plugins.module_utils.engine.config.secrets import bgp_passwords
+from ansible_collections.metal.lb.plugins.module_utils.shells.module_runner import (
+    ModuleFailure,
+    ModuleRunner,
+    config_failure,
+)
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -253,24 +237,14 @@ def read_objects(paths: list[str]) -> tuple[list[dict], list[str]]:
     return objects, errors
 
 
-def main() -> None:
-    # no_log here only defers the invocation log line until the BGP passwords in the objects are
-    # known: they are then masked in it, in the result and in -vvv output
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, no_log=True)
-    params = module.params
-    module.no_log_values.update(bgp_passwords(params["objects"]))
-    module.no_log = False
-    module._log_invocation()  # pylint: disable=protected-access
-
-    if not HAS_NETADDR:
-        module.fail_json(msg=missing_required_lib("netaddr"), exception=NETADDR_IMPORT_ERROR, errors=[])
-    if params["files"] and not HAS_YAML:
-        module.fail_json(msg=missing_required_lib("PyYAML"), exception=YAML_IMPORT_ERROR, errors=[])
-
+def run(runner: ModuleRunner) -> dict:
+    params = runner.params
+    if params["files"]:
+        runner.require("yaml")
     objects, file_errors = read_objects(params["files"])
     if file_errors:
-        module.fail_json(msg="Cannot read manifests: %s" % "; ".join(file_errors), errors=file_errors)
-    module.no_log_values.update(bgp_passwords(objects))
+        raise ModuleFailure("Cannot read manifests: %s" % "; ".join(file_errors), errors=file_errors)
+    runner.module.no_log_values.update(bgp_passwords(objects))
     objects = list(params["objects"]) + objects
 
     options = {} if params["members"] is None else {"members": params["members"]}
@@ -292,12 +266,20 @@ def main() -> None:
         config_warnings=list(result["warnings"]),
     )
     for warning in output["config_warnings"]:
-        module.warn(warning)
+        runner.module.warn(warning)
     if output["errors"] and params["fail_on_invalid"]:
-        count = len(output["errors"])
-        summary = "Invalid configuration (%d error%s)" % (count, "" if count == 1 else "s")
-        module.fail_json(msg="%s: %s" % (summary, "; ".join(output["errors"])), **output)
-    module.exit_json(**output)
+        raise config_failure(output["errors"], "", **output)
+    return output
+
+
+def main() -> None:
+    # no_log here only defers the invocation log line until the BGP passwords in the objects are
+    # known: they are then masked in it, in the result and in -vvv output
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, no_log=True)
+    module.no_log_values.update(bgp_passwords(module.params["objects"]))
+    module.no_log = False
+    module._log_invocation()  # pylint: disable=protected-access
+    ModuleRunner(module, requires=("netaddr",), failure_defaults=dict(errors=[])).run(run)
 
 
 if __name__ == "__main__":

@@ -189,28 +189,28 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.metal.lb.plugins.module_utils import desired_config
-from ansible_collections.metal.lb.plugins.module_utils.addresses import HAS_NETADDR
-from ansible_collections.metal.lb.plugins.module_utils.config.parse import CONFIG_KINDS, parse_config
-from ansible_collections.metal.lb.plugins.module_utils.kube.client import HAS_KUBERNETES, KubeConfigError
-from ansible_collections.metal.lb.plugins.module_utils.kube.module_auth import (
+from ansible_collections.metal.lb.plugins.module_utils.engine import desired_config
+from ansible_collections.metal.lb.plugins.module_utils.engine.addresses import HAS_NETADDR
+from ansible_collections.metal.lb.plugins.module_utils.engine.config.parse import CONFIG_KINDS, parse_config
+from ansible_collections.metal.lb.plugins.module_utils.adapters.kube.client import HAS_KUBERNETES, KubeConfigError
+from ansible_collections.metal.lb.plugins.module_utils.adapters.kube.module_auth import (
     api_client_from_params,
     argument_spec,
     describe_api_error,
 )
-from ansible_collections.metal.lb.plugins.module_utils.kube.preflight_facts import read_facts
-from ansible_collections.metal.lb.plugins.module_utils.kube.snapshot import cluster_objects
-from ansible_collections.metal.lb.plugins.module_utils.preflight import service_cidrs as cidr_sources
-from ansible_collections.metal.lb.plugins.module_utils.preflight.api_version import (
+from ansible_collections.metal.lb.plugins.module_utils.adapters.kube.preflight_facts import read_facts
+from ansible_collections.metal.lb.plugins.module_utils.adapters.kube.snapshot import cluster_objects
+from ansible_collections.metal.lb.plugins.module_utils.engine.preflight import service_cidrs as cidr_sources
+from ansible_collections.metal.lb.plugins.module_utils.engine.preflight.api_version import (
     MINIMUM,
     server_version,
     version_problem,
 )
-from ansible_collections.metal.lb.plugins.module_utils.preflight.other_load_balancers import (
+from ansible_collections.metal.lb.plugins.module_utils.engine.preflight.other_load_balancers import (
     describe,
     other_load_balancers,
 )
-from ansible_collections.metal.lb.plugins.module_utils.strict_arp import HAS_YAML
+from ansible_collections.metal.lb.plugins.module_utils.engine.strict_arp import HAS_YAML
 
 CHECKS = ["load_balancers", "version", "pools"]
 ARGUMENT_SPEC = argument_spec(

@@ -16,8 +16,8 @@ from typing import Any, NamedTuple, TypeVar
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.metal.lb.plugins.module_utils import addresses
-from ansible_collections.metal.lb.plugins.module_utils.message_text import printable, type_name
+from ansible_collections.metal.lb.plugins.module_utils.engine import addresses
+from ansible_collections.metal.lb.plugins.module_utils.engine.message_text import printable, type_name
 
 POOL_KIND = "IPAddressPool"
 METALLB_API_VERSION = "metallb.io/v1beta1"

@@ -319,3 +319,30 @@ def _lease_holder(cluster) -> str:
     except ApiException:
         return ""
     return (lease.get("spec") or {}).get("holderIdentity") or ""
+
+
+def test_peer_with_password_secret_and_bfd_profile_never_stop_allocation(cluster, controllers):
+    """The controller allocates from pools alone: a BGPPeer naming an existing password Secret (which
+    the controller cannot read) and a BFDProfile (which native BGP rejects) are the speakers'
+    business, before and after a restart."""
+    cluster.core.create_namespaced_secret(cluster.ns, k.V1Secret(
+        metadata=k.V1ObjectMeta(name="peer-password"), type="kubernetes.io/basic-auth",
+        string_data={"password": "not-a-real-password"}))
+    cluster.custom.create_namespaced_custom_object(GROUP, "v1beta1", cluster.ns, "bfdprofiles", {
+        "apiVersion": "%s/v1beta1" % GROUP, "kind": "BFDProfile",
+        "metadata": {"name": "fast", "namespace": cluster.ns}, "spec": {"receiveInterval": 300}})
+    cluster.custom.create_namespaced_custom_object(GROUP, "v1beta2", cluster.ns, "bgppeers", {
+        "apiVersion": "%s/v1beta2" % GROUP, "kind": "BGPPeer",
+        "metadata": {"name": "router", "namespace": cluster.ns},
+        "spec": {"myASN": 64500, "peerASN": 64501, "peerAddress": "203.0.113.1",
+                 "passwordSecret": {"name": "peer-password", "namespace": cluster.ns}}})
+    cluster.pool("a", ["198.51.100.120-198.51.100.121"])
+    ctl = controllers()
+    cluster.service("first")
+    assert cluster.wait_ips("first") == ["198.51.100.120"]
+    wait_for(lambda: (_config_state(cluster) or {}).get("result") == "Valid", what="ConfigurationState Valid")
+    ctl.stop()
+    controllers()
+    cluster.service("second")
+    assert cluster.wait_ips("second") == ["198.51.100.121"]
+    assert cluster.ips("first") == ["198.51.100.120"]

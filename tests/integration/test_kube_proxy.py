@@ -187,7 +187,7 @@ def test_restart_pods_false_and_a_custom_selector(run, core, namespace):
 
 
 def test_a_write_at_a_stale_resource_version_is_refused(core, kube_client, namespace):
-    from ansible_collections.metal.lb.plugins.module_utils.kube.kube_proxy_configmap import write_configmap_key
+    from ansible_collections.metal.lb.plugins.module_utils.adapters.kube.kube_proxy_configmap import write_configmap_key
 
     put_configmap(core, namespace, KUBEADM_IPVS)
     read_at = core.read_namespaced_config_map("kube-proxy", namespace).metadata.resource_version

@@ -22,8 +22,8 @@ import pytest
 import ansible_collections.metal.lb as collection_package
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.metal.lb.plugins.module_utils import cli
-from ansible_collections.metal.lb.plugins.module_utils.desired_config import LAST_APPLIED
+from ansible_collections.metal.lb.plugins.module_utils.shells import cli
+from ansible_collections.metal.lb.plugins.module_utils.engine.desired_config import LAST_APPLIED
 from ansible_collections.metal.lb.plugins.modules import config as config_module
 from ansible_collections.metal.lb.plugins.modules import lb_info as lb_info_module
 

@@ -24,11 +24,11 @@ import socket
 import sys
 import threading
 
-from ansible_collections.metal.lb.plugins.module_utils.config.parse import parse_config
-from ansible_collections.metal.lb.plugins.module_utils.layer2 import arp, ndp
-from ansible_collections.metal.lb.plugins.module_utils.layer2.announcer import CounterMetrics
-from ansible_collections.metal.lb.plugins.module_utils.layer2.election import Balancer, elect_all
-from ansible_collections.metal.lb.plugins.module_utils.layer2.responder import (
+from ansible_collections.metal.lb.plugins.module_utils.engine.config.parse import parse_config
+from ansible_collections.metal.lb.plugins.module_utils.adapters.layer2 import arp, ndp
+from ansible_collections.metal.lb.plugins.module_utils.adapters.layer2.announcer import CounterMetrics
+from ansible_collections.metal.lb.plugins.module_utils.engine.election import Balancer, elect_all
+from ansible_collections.metal.lb.plugins.module_utils.adapters.layer2.responder import (
     RawSocketPermissionError,
     Responder,
 )

@@ -19,9 +19,9 @@ import time
 import pytest
 
 import netlab
-from conftest import ResponderProcess
+from responder_process import ResponderProcess
 
-from ansible_collections.metal.lb.plugins.module_utils import planner
+from ansible_collections.metal.lb.plugins.module_utils.engine import planner
 
 pytestmark = pytest.mark.lab
 

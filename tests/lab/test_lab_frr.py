@@ -16,12 +16,12 @@ from dataclasses import replace
 import pytest
 from frr_instance import FrrInstance, Namespace, comparable, missing
 
-from ansible_collections.metal.lb.plugins.module_utils.bgp.frr_config import render_model, render_text
-from ansible_collections.metal.lb.plugins.module_utils.bgp.frr_diff import diff
-from ansible_collections.metal.lb.plugins.module_utils.bgp.node_state import (
+from ansible_collections.metal.lb.plugins.module_utils.engine.bgp.frr_config import render_model, render_text
+from ansible_collections.metal.lb.plugins.module_utils.engine.bgp.frr_diff import diff
+from ansible_collections.metal.lb.plugins.module_utils.engine.bgp.node_state import (
     NodeBGP, PeerRoutes, Route, graceful_shutdown)
-from ansible_collections.metal.lb.plugins.module_utils.bgp.sessions import Session
-from ansible_collections.metal.lb.plugins.module_utils.config.model import BFDProfile, Community
+from ansible_collections.metal.lb.plugins.module_utils.engine.bgp.sessions import Session
+from ansible_collections.metal.lb.plugins.module_utils.engine.model import BFDProfile, Community
 
 pytestmark = pytest.mark.lab
 FRR_DEFAULTS = ("exit", "detect-multiplier 3", "receive-interval 300", "transmit-interval 300")

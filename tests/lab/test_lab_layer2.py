@@ -219,7 +219,7 @@ def captured_datagram(cluster, node: str) -> bytes:
 
 
 def test_hostile_membership_datagrams_change_nothing(cluster, web, leader):
-    from ansible_collections.metal.lb.plugins.module_utils.membership import messages
+    from ansible_collections.metal.lb.plugins.module_utils.adapters.membership import messages
 
     replay = captured_datagram(cluster, leader)
     cluster_id = messages.cluster_id("metal-lb/metallb-system")

@@ -29,8 +29,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ansible_collections.metal.lb.plugins.module_utils import planner
-from ansible_collections.metal.lb.plugins.module_utils.config.parse import parse_config
+from ansible_collections.metal.lb.plugins.module_utils.engine import planner
+from ansible_collections.metal.lb.plugins.module_utils.engine.config.parse import parse_config
 from ansible_collections.metal.lb.plugins.modules import plan as plan_module
 
 HERE = Path(__file__).resolve().parent
@@ -152,8 +152,11 @@ def test_hostile_input(directory: Path, command: str, tmp_path: Path, baseline: 
         planned = baseline["plan"]
         for key, entry in planned["services"].items():  # nothing that worked is lost
             assert result["services"].get(key) == entry, key
-        for ip, decision in planned["announcements"].items():
-            assert result["announcements"].get(ip) == decision, ip
+        # The speakers announce only from a valid whole configuration (an invalid one keeps their last
+        # valid one running), so a plan shows announcements only then; when it does, none is lost.
+        if result["announcements"] or not result["errors"]:
+            for ip, decision in planned["announcements"].items():
+                assert result["announcements"].get(ip) == decision, ip
     if neighbors and command == "validate" and proc.returncode == 0 and not spec.get("adds_objects"):
         assert proc.stdout.decode() == baseline["validate"]
 

@@ -1,6 +1,6 @@
 # Copyright: metal.lb contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Address entries and pool arithmetic (metallb-behavior §1.1, §3.8 poolCount)."""
+"""Address entries and pool arithmetic (MetalLB's address syntax and poolCount)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ansible_collections.metal.lb.plugins.module_utils.addresses import (
+from ansible_collections.metal.lb.plugins.module_utils.engine.addresses import (
     MAX_INT64,
     canonical_ip,
     cidrs_to_ranges,
@@ -23,7 +23,7 @@ from ansible_collections.metal.lb.plugins.module_utils.addresses import (
     pool_capacity,
     range_to_cidrs,
 )
-from ansible_collections.metal.lb.plugins.module_utils.config.model import Pool
+from ansible_collections.metal.lb.plugins.module_utils.engine.model import Pool
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -119,7 +119,7 @@ def test_ipv6_entries_reaching_into_the_mapped_range_are_refused(entry):
 
 
 def test_two_pools_naming_one_address_twice_cannot_both_hand_it_out():
-    from ansible_collections.metal.lb.plugins.module_utils.planner import plan
+    from ansible_collections.metal.lb.plugins.module_utils.engine.planner import plan
 
     def pool(name, addresses):
         return {"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool",

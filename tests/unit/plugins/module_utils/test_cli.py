@@ -10,7 +10,7 @@ import json
 import pytest
 import yaml
 
-from ansible_collections.metal.lb.plugins.module_utils import cli
+from ansible_collections.metal.lb.plugins.module_utils.shells import cli
 
 NS = "metallb-system"
 POOL = {"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool", "metadata": {"name": "p", "namespace": NS},

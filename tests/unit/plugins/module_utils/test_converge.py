@@ -1,14 +1,14 @@
 # Copyright: metal.lb contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""convergeBalancer / SetBalancer: every event reason of metallb-behavior §2 with MetalLB's text."""
+"""convergeBalancer / SetBalancer: every event reason of MetalLB's controller with MetalLB's text."""
 
 from __future__ import annotations
 
 import pytest
 
-from ansible_collections.metal.lb.plugins.module_utils.allocator.allocator import Allocator
-from ansible_collections.metal.lb.plugins.module_utils.config.parse import parse_config
-from ansible_collections.metal.lb.plugins.module_utils.converge import (
+from ansible_collections.metal.lb.plugins.module_utils.engine.allocator.allocator import Allocator
+from ansible_collections.metal.lb.plugins.module_utils.engine.config.parse import parse_config
+from ansible_collections.metal.lb.plugins.module_utils.engine.converge import (
     ERROR_NO_RETRY,
     REPROCESS_ALL,
     SUCCESS,
@@ -107,7 +107,7 @@ def test_prefer_dual_stack_adds_second_family_only_for_dual_cluster_ips():
     assert events(result) == [("Normal", "IPAllocated", 'Assigned additional IP "2001:db8::"')]
     assert result.ips == ["198.51.100.128", "2001:db8::"]
     single = svc("web", ingress=("198.51.100.128",), ipFamilyPolicy="PreferDualStack")
-    assert events(one(single)) == []  # MetalLB would flap here (§2.3 step 7); we do not
+    assert events(one(single)) == []  # MetalLB would flap here; we do not
 
 
 def test_additional_assign_failed():

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.metal.lb.plugins.module_utils import desired_config as dc
+from ansible_collections.metal.lb.plugins.module_utils.engine import desired_config as dc
 
 NS = "metallb-system"
 

@@ -21,14 +21,15 @@ from ansible_collections.metal.lb.plugins.filter.pool_contains import pool_conta
 from ansible_collections.metal.lb.plugins.filter.pool_size import pool_size
 from ansible_collections.metal.lb.plugins.filter.pool_validate import pool_validate
 from ansible_collections.metal.lb.plugins.filter.range_to_cidrs import range_to_cidrs
-from ansible_collections.metal.lb.plugins.module_utils import addresses, cli, desired_config
-from ansible_collections.metal.lb.plugins.module_utils.config import object_meta
-from ansible_collections.metal.lb.plugins.module_utils.config.parse import parse_config
-from ansible_collections.metal.lb.plugins.module_utils.kube.client import KubeConfigError, build_api_client
-from ansible_collections.metal.lb.plugins.module_utils.kube.lease import LeaseElector
-from ansible_collections.metal.lb.plugins.module_utils.layer2.election import ip_text
-from ansible_collections.metal.lb.plugins.module_utils.message_text import printable
-from ansible_collections.metal.lb.plugins.module_utils.planner import plan
+from ansible_collections.metal.lb.plugins.module_utils.engine import addresses, desired_config
+from ansible_collections.metal.lb.plugins.module_utils.shells import cli
+from ansible_collections.metal.lb.plugins.module_utils.engine.config import object_meta
+from ansible_collections.metal.lb.plugins.module_utils.engine.config.parse import parse_config
+from ansible_collections.metal.lb.plugins.module_utils.adapters.kube.client import KubeConfigError, build_api_client
+from ansible_collections.metal.lb.plugins.module_utils.adapters.kube.lease import LeaseElector
+from ansible_collections.metal.lb.plugins.module_utils.engine.addresses import canonical_ip
+from ansible_collections.metal.lb.plugins.module_utils.engine.message_text import printable
+from ansible_collections.metal.lb.plugins.module_utils.engine.planner import plan
 from ansible_collections.metal.lb.plugins.modules import announce as announce_module
 from ansible_collections.metal.lb.plugins.modules import assign as assign_module
 from ansible_collections.metal.lb.plugins.modules import config as config_module
@@ -145,7 +146,7 @@ HOSTILE_TEXT = ["198.51.100.1\x00", "198.51.100.0/24\x00", "198.51.100.1\x00-198
 def test_control_characters_are_never_an_address(text):
     assert addresses.parse_ip(text) is None
     assert addresses.canonical_ip(text) is None
-    assert ip_text(text) is None
+    assert canonical_ip(text) is None
     with pytest.raises(ValueError):
         addresses.parse_entry(text)
 

@@ -17,10 +17,11 @@ import json
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.metal.lb.plugins.module_utils import cli, desired_config
-from ansible_collections.metal.lb.plugins.module_utils.config.parse import parse_config
-from ansible_collections.metal.lb.plugins.module_utils.config.secrets import MASK, bgp_passwords, masked_spec
-from ansible_collections.metal.lb.plugins.module_utils.planner import plan
+from ansible_collections.metal.lb.plugins.module_utils.engine import desired_config
+from ansible_collections.metal.lb.plugins.module_utils.shells import cli
+from ansible_collections.metal.lb.plugins.module_utils.engine.config.parse import parse_config
+from ansible_collections.metal.lb.plugins.module_utils.engine.config.secrets import MASK, bgp_passwords, masked_spec
+from ansible_collections.metal.lb.plugins.module_utils.engine.planner import plan
 from ansible_collections.metal.lb.plugins.modules import config as config_module
 from ansible_collections.metal.lb.plugins.modules import plan as plan_module
 

@@ -10,7 +10,7 @@ import pytest
 
 import yaml
 
-from ansible_collections.metal.lb.plugins.module_utils.manifests import (
+from ansible_collections.metal.lb.plugins.module_utils.engine.manifests import (
     MAX_DEPTH,
     KubeLoader,
     ManifestError,

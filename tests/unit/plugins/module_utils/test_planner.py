@@ -4,29 +4,11 @@
 
 from __future__ import annotations
 
-from ansible_collections.metal.lb.plugins.module_utils.planner import plan
+from ansible_collections.metal.lb.plugins.module_utils.engine.planner import plan
+
+from kube_objects import pool, service as svc
 
 NS = "metallb-system"
-
-
-def pool(name: str, *addresses: str, **spec) -> dict:
-    return {"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool", "metadata": {"name": name, "namespace": NS},
-            "spec": dict(spec, addresses=list(addresses))}
-
-
-def svc(name: str, ns: str = "app", created: str | None = None, ingress=(), pool_annotation=None, **spec) -> dict:
-    meta: dict = {"name": name, "namespace": ns, "annotations": {}}
-    if created:
-        meta["creationTimestamp"] = created
-    if pool_annotation:
-        meta["annotations"]["metallb.io/ip-allocated-from-pool"] = pool_annotation
-    body = {"type": "LoadBalancer", "clusterIP": "203.0.113.200", "clusterIPs": ["203.0.113.200"],
-            "ports": [{"port": 80, "protocol": "TCP"}]}
-    body.update(spec)
-    obj = {"apiVersion": "v1", "kind": "Service", "metadata": meta, "spec": body}
-    if ingress:
-        obj["status"] = {"loadBalancer": {"ingress": [{"ip": ip} for ip in ingress]}}
-    return obj
 
 
 TWO = pool("p", "198.51.100.10-198.51.100.11")
@@ -129,7 +111,7 @@ def test_examples_directory_plans_as_documented():
 
     import pytest
 
-    from ansible_collections.metal.lb.plugins.module_utils.cli import read_files
+    from ansible_collections.metal.lb.plugins.module_utils.shells.cli import read_files
 
     examples = pathlib.Path(__file__).resolve().parents[4] / "examples"
     if not examples.is_dir():

@@ -2,7 +2,7 @@
 # Copyright: metal.lb contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The planner's ``announcements``: who answers ARP/NDP for each planned IP, or why nobody does,
-from the Nodes, EndpointSlices and L2Advertisements of its input (metallb-behavior §4.2), through
+from the Nodes, EndpointSlices and L2Advertisements of its input (MetalLB's ShouldAnnounce), through
 the same ``layer2.election`` function the speakers call. One test per rule, the CLI and module
 surface, and a property: for any member set every speaker agrees with the planner's winner."""
 
@@ -14,9 +14,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ansible_collections.metal.lb.plugins.module_utils import cli, planner
-from ansible_collections.metal.lb.plugins.module_utils.config.parse import parse_config
-from ansible_collections.metal.lb.plugins.module_utils.layer2 import election as E
+from ansible_collections.metal.lb.plugins.module_utils.shells import cli
+
+from ansible_collections.metal.lb.plugins.module_utils.engine import planner
+from ansible_collections.metal.lb.plugins.module_utils.engine.config.parse import parse_config
+from ansible_collections.metal.lb.plugins.module_utils.engine import election as E
 
 NS = "metallb-system"
 HOST = "kubernetes.io/hostname"

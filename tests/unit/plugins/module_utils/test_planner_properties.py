@@ -11,7 +11,7 @@ import ipaddress
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.metal.lb.plugins.module_utils.planner import plan
+from ansible_collections.metal.lb.plugins.module_utils.engine.planner import plan
 
 NS = "metallb-system"
 # disjoint entries, small enough that pools run out; .0/.255 included for avoidBuggyIPs

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.metal.lb.plugins.module_utils.selectors import (
+from ansible_collections.metal.lb.plugins.module_utils.engine.selectors import (
     EVERYTHING,
     any_matches,
     parse_selector,
@@ -54,7 +54,7 @@ def test_none_is_everything_and_empty_list_matches_all():
     ({"matchLabels": {"a" * 64: "x"}}, 'spec.s.matchLabels: Invalid value: "%s": name part must be no more than 63 '
                                        "characters" % ("a" * 64)),
     ({"matchLabels": {"a": "-x"}}, 'spec.s.matchLabels["a"]: Invalid value: "-x": a valid label must be an empty'),
-    ({"matchLabels": {"a": "x\n"}}, 'spec.s.matchLabels["a"]: Invalid value: "x\\x0a": a valid label'),
+    ({"matchLabels": {"a": "x\n"}}, 'spec.s.matchLabels["a"]: Invalid value: "x\\n": a valid label'),
     ({"matchExpressions": [{"key": "rack zone", "operator": "Exists"}]},
      'spec.s.matchExpressions[0].key: Invalid value: "rack zone": name part must consist'),
     ({"matchExpressions": [{"key": "zone", "operator": "In", "values": ["a", "b c"]}]},

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.metal.lb.plugins.module_utils import status_report as sr
+from ansible_collections.metal.lb.plugins.module_utils.engine import status_report as sr
 
 NS = "metallb-system"
 POOL = {"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool", "metadata": {"name": "tiny", "namespace": NS},

@@ -12,7 +12,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ansible_collections.metal.lb.plugins.module_utils.strict_arp import StrictArpError, ensure_strict_arp
+from ansible_collections.metal.lb.plugins.module_utils.engine.strict_arp import StrictArpError, ensure_strict_arp
 
 SAMPLE_DIR = Path(__file__).parent / "kube_proxy_samples"
 SAMPLES = {path.stem: path.read_text() for path in sorted(SAMPLE_DIR.glob("*.conf"))}

@@ -8,6 +8,8 @@ import json
 
 import pytest
 
+from ansible_collections.metal.lb.plugins.module_utils.engine.controller_pass import decide
+from ansible_collections.metal.lb.plugins.module_utils.adapters.kube.writer import ServiceWriter, StaleDecision
 from ansible_collections.metal.lb.plugins.modules import assign as assign_module
 
 ApiException = pytest.importorskip("kubernetes.client.exceptions").ApiException
@@ -30,7 +32,7 @@ def service(name: str, ips: list[str], created: str) -> dict:
 def test_a_pass_keeps_held_ips_and_reports_who_stays_pending_and_why():
     objects = [POOL, service("newer", [], "2026-01-01T00:00:02Z"), service("holder", ["198.51.100.10"],
                                                                            "2026-01-01T00:00:03Z")]
-    decision = assign_module.decide(objects, NS, "")
+    decision = decide(objects, NS, "")
     assert decision["errors"] == [] and decision["changed"] == []
     assert decision["pending"] == [{"service": "default/newer",
                                     "reason": 'Failed to allocate IP for "default/newer": no available IPs'}]
@@ -40,7 +42,7 @@ def test_a_pass_keeps_held_ips_and_reports_who_stays_pending_and_why():
 
 def test_an_invalid_configuration_decides_nothing():
     broken = dict(POOL, spec={"addresses": ["198.51.100.11-198.51.100.10"]})
-    decision = assign_module.decide([broken, service("a", [], "2026-01-01T00:00:02Z")], NS, "")
+    decision = decide([broken, service("a", [], "2026-01-01T00:00:02Z")], NS, "")
     assert len(decision["errors"]) == 1 and decision["changed"] == [] and decision["pending"] == []
 
 
@@ -62,8 +64,8 @@ class FakeCore:
 
 def test_a_conflict_stops_the_pass_instead_of_re_applying_the_decision():
     core = FakeCore()
-    writer = assign_module.ServiceWriter(core, retries=1, reapply_on_conflict=False)
-    with pytest.raises(assign_module.StaleDecision) as stale:
+    writer = ServiceWriter(core, retries=1, reapply_on_conflict=False)
+    with pytest.raises(StaleDecision) as stale:
         writer.write(service("web", [], "2026-01-01T00:00:01Z"), ["198.51.100.10"], "p")
     assert str(stale.value) == "default/web"
     assert core.patches == 1 and core.reads == 0

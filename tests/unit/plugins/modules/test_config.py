@@ -9,6 +9,7 @@ import json
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.metal.lb.plugins.module_utils.engine.desired_config import desired_objects, evaluate
 from ansible_collections.metal.lb.plugins.modules import config as config_module
 
 NS = "metallb-system"
@@ -32,17 +33,17 @@ def holder(ip: str) -> dict:
 
 
 def test_three_survey_answers_make_a_pool_and_the_advertisement_that_announces_it():
-    objects = config_module.desired_objects(params(pool_name="lan", pool_addresses=["198.51.100.0/28"],
-                                                   pool_interfaces=["eth0\neth1"]))
+    objects = desired_objects(params(pool_name="lan", pool_addresses=["198.51.100.0/28"],
+                                     pool_interfaces=["eth0\neth1"]))
     assert [(o["kind"], o["metadata"]["name"]) for o in objects] == [("IPAddressPool", "lan"),
                                                                      ("L2Advertisement", "lan")]
     assert objects[1]["spec"] == {"ipAddressPools": ["lan"], "interfaces": ["eth0", "eth1"]}
 
 
 def test_replacing_the_pool_moves_the_service_and_nothing_is_pruned_that_is_unlabelled():
-    current = config_module.desired_objects(params(pools=[{"name": "old", "addresses": ["198.51.100.0/28"]}]))
-    desired = config_module.desired_objects(params(pools=[{"name": "new", "addresses": ["203.0.113.0/28"]}]))
-    outcome = config_module.evaluate(current + [holder("198.51.100.3")], desired, params())
+    current = desired_objects(params(pools=[{"name": "old", "addresses": ["198.51.100.0/28"]}]))
+    desired = desired_objects(params(pools=[{"name": "new", "addresses": ["203.0.113.0/28"]}]))
+    outcome = evaluate(current + [holder("198.51.100.3")], desired, params())
     assert outcome["errors"] == []
     assert [(a.verb, a.name) for a in outcome["actions"]] == [("create", "new"), ("delete", "old")]
     [moved] = outcome["service_changes"]["move"]
@@ -50,8 +51,8 @@ def test_replacing_the_pool_moves_the_service_and_nothing_is_pruned_that_is_unla
 
 
 def test_an_overlap_with_the_service_cidrs_is_an_error_of_the_whole_configuration():
-    desired = config_module.desired_objects(params(pools=[{"name": "p", "addresses": ["198.51.100.0/28"]}]))
-    outcome = config_module.evaluate([], desired, params(service_cidrs=["198.51.100.0/24"]))
+    desired = desired_objects(params(pools=[{"name": "p", "addresses": ["198.51.100.0/28"]}]))
+    outcome = evaluate([], desired, params(service_cidrs=["198.51.100.0/24"]))
     assert len(outcome["errors"]) == 1 and 'IPAddressPool "p"' in outcome["errors"][0]
     assert outcome["plan"] is None
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.metal.lb.plugins.module_utils.allocator.allocator import (
+from ansible_collections.metal.lb.plugins.module_utils.engine.allocator.allocator import (
     DUAL,
     AllocationError,
     Allocator,
@@ -224,7 +224,7 @@ def test_sole_user_can_change_its_keys_in_place_and_others_then_follow_the_new_k
 
 
 def test_portless_sharers_keep_the_address_protected(build):
-    """Deliberate difference from MetalLB (§3.4 quirk): the key stays while any user remains."""
+    """Deliberate difference from MetalLB (MetalLB's sharing-key quirk): the key stays while any user remains."""
     a = _alloc(build, build.pool("p", "203.0.113.0/30"))
     a.assign("a", build.svc(), ["203.0.113.0"], [], "k", "")
     a.assign("b", build.svc(), ["203.0.113.0"], [], "k", "")

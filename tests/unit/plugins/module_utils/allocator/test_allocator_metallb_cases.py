@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.metal.lb.plugins.module_utils.allocator.allocator import (
+from ansible_collections.metal.lb.plugins.module_utils.engine.allocator.allocator import (
     DUAL,
     AllocationError,
     Allocator,
@@ -655,7 +655,7 @@ def test_avoid_buggy_ips_walks_across_a_slash_24_boundary(build):
 
 
 def test_allocation_starts_at_the_network_address(build):
-    """§8.1: without avoidBuggyIPs the network and broadcast addresses are handed out."""
+    """Without avoidBuggyIPs the network and broadcast addresses are handed out."""
     a = Allocator()
     a.set_pools(build.pools(build.pool("p", "203.0.113.0/30")))
     got = [a.allocate(f"s{i}", build.svc(), 4, [], "", "")[0] for i in range(4)]

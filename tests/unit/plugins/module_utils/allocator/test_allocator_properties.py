@@ -19,8 +19,8 @@ import ipaddress
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.metal.lb.plugins.module_utils.addresses import pool_capacity
-from ansible_collections.metal.lb.plugins.module_utils.allocator.allocator import (
+from ansible_collections.metal.lb.plugins.module_utils.engine.addresses import pool_capacity
+from ansible_collections.metal.lb.plugins.module_utils.engine.allocator.allocator import (
     DUAL,
     AllocationError,
     Allocator,

@@ -13,7 +13,7 @@ import random
 
 import pytest
 
-from ansible_collections.metal.lb.plugins.module_utils.allocator.allocator import (
+from ansible_collections.metal.lb.plugins.module_utils.engine.allocator.allocator import (
     AllocationError,
     Allocator,
 )

@@ -14,13 +14,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from bgp_objects import bfd, bgpad, community, endpoints, node, peer, pool, secret, service
 
-from ansible_collections.metal.lb.plugins.module_utils import planner
-from ansible_collections.metal.lb.plugins.module_utils.bgp import announce as A
-from ansible_collections.metal.lb.plugins.module_utils.bgp.node_state import (
+from ansible_collections.metal.lb.plugins.module_utils.engine import planner
+from ansible_collections.metal.lb.plugins.module_utils.engine.bgp import announce as A
+from ansible_collections.metal.lb.plugins.module_utils.engine.bgp.node_state import (
     GRACEFUL_SHUTDOWN, NO_PEERS, graceful_shutdown, node_bgp)
-from ansible_collections.metal.lb.plugins.module_utils.bgp.sessions import MASK, DUAL, IPV6, secrets_by_name
-from ansible_collections.metal.lb.plugins.module_utils.config.parse import parse_config
-from ansible_collections.metal.lb.plugins.module_utils.layer2.election import Balancer
+from ansible_collections.metal.lb.plugins.module_utils.engine.bgp.sessions import MASK, DUAL, IPV6, secrets_by_name
+from ansible_collections.metal.lb.plugins.module_utils.engine.config.parse import parse_config
+from ansible_collections.metal.lb.plugins.module_utils.engine.election import Balancer
 
 NODES = ("node1", "node2", "node3")
 
@@ -235,7 +235,7 @@ def test_no_peers_reason_in_planner():
 
 def test_cli_bgp_type(tmp_path, capsys):
     """FRR-only fields (``vrf``) are refused as native mode does, accepted with ``--bgp-type frr``."""
-    from ansible_collections.metal.lb.plugins.module_utils import cli
+    from ansible_collections.metal.lb.plugins.module_utils.shells import cli
 
     objs = [pool(), bgpad(), peer(vrf="red"), node("node1"), service(), endpoints()]
     del objs[4]["status"]
@@ -290,7 +290,7 @@ def test_sessions_that_cannot_share_one_frr_router_are_refused_one_by_one():
     parsed = parse_config(objs, bgp_type="")  # MetalLB: an unknown type skips the mode validation
     assert parsed.errors == []
     nodes = {"node1": objs[2]}
-    from ansible_collections.metal.lb.plugins.module_utils.bgp.node_state import node_bgp as run
+    from ansible_collections.metal.lb.plugins.module_utils.engine.bgp.node_state import node_bgp as run
 
     got = run(parsed.config, "node1", nodes, [], [], {})
     assert [p.session.name for p in got.peers] == ["a", "d"]

@@ -16,12 +16,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_bgp_decisions import state
 
-from ansible_collections.metal.lb.plugins.module_utils.bgp.frr_config import redact, render_model, render_text
-from ansible_collections.metal.lb.plugins.module_utils.bgp.frr_diff import diff
-from ansible_collections.metal.lb.plugins.module_utils.bgp.node_state import (
+from ansible_collections.metal.lb.plugins.module_utils.engine.bgp.frr_config import redact, render_model, render_text
+from ansible_collections.metal.lb.plugins.module_utils.engine.bgp.frr_diff import diff
+from ansible_collections.metal.lb.plugins.module_utils.engine.bgp.node_state import (
     NodeBGP, PeerRoutes, Route, graceful_shutdown)
-from ansible_collections.metal.lb.plugins.module_utils.bgp.sessions import Session
-from ansible_collections.metal.lb.plugins.module_utils.config.model import BFDProfile, Community
+from ansible_collections.metal.lb.plugins.module_utils.engine.bgp.sessions import Session
+from ansible_collections.metal.lb.plugins.module_utils.engine.model import BFDProfile, Community
 
 GOLDEN = os.path.join(os.path.dirname(__file__), "golden")
 

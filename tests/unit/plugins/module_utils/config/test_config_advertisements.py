@@ -1,31 +1,18 @@
 # Copyright: metal.lb contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""L2Advertisement, BGPAdvertisement and Community rules (metallb-behavior §1.2, §1.3, §1.5, §1.8)."""
+"""L2Advertisement, BGPAdvertisement and Community rules (MetalLB's types and config.For)."""
 
 from __future__ import annotations
 
 import pytest
 
-from ansible_collections.metal.lb.plugins.module_utils.config.errors import TransientError
-from ansible_collections.metal.lb.plugins.module_utils.config.model import Community
-from ansible_collections.metal.lb.plugins.module_utils.config.parse import parse_config
+from ansible_collections.metal.lb.plugins.module_utils.engine.config.errors import TransientError
+from ansible_collections.metal.lb.plugins.module_utils.engine.model import Community
+from ansible_collections.metal.lb.plugins.module_utils.engine.config.parse import parse_config
+
+from kube_objects import cr, node, pool
 
 NS = "metallb-system"
-
-
-def cr(kind: str, name: str, spec: dict | None = None, labels: dict | None = None) -> dict:
-    meta = {"name": name, "namespace": NS}
-    if labels:
-        meta["labels"] = labels
-    return {"apiVersion": "metallb.io/v1beta1", "kind": kind, "metadata": meta, "spec": spec or {}}
-
-
-def pool(name: str, *addresses: str, labels: dict | None = None) -> dict:
-    return cr("IPAddressPool", name, {"addresses": list(addresses)}, labels)
-
-
-def node(name: str, **labels: str) -> dict:
-    return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": labels}}
 
 
 POOLS = [pool("a", "198.51.100.0/25", labels={"tier": "front"}), pool("b", "198.51.100.128/25"),

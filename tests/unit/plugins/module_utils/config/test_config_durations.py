@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.metal.lb.plugins.module_utils.config.durations import (
-    go_quote,
+from ansible_collections.metal.lb.plugins.module_utils.engine.config.durations import (
+    time_quote,
     parse_duration_ns,
     whole_seconds,
 )
-from ansible_collections.metal.lb.plugins.module_utils.config.parse import parse_config
+from ansible_collections.metal.lb.plugins.module_utils.engine.config.parse import parse_config
 
 S, MS, US, NS = 10 ** 9, 10 ** 6, 10 ** 3, 1
 M, H = 60 * S, 3600 * S
@@ -62,8 +62,8 @@ def test_whole_seconds_truncate_toward_zero_exactly():
     assert whole_seconds("2562047h47m16.854775807s") == 9223372036
 
 
-def test_go_quote_keeps_one_line():
-    assert go_quote('a"b\\c\x7f\x00\u00e9') == '"a\\"b\\\\c\x7f\\x00\\xc3\\xa9"'
+def test_time_quote_keeps_one_line():
+    assert time_quote('a"b\\c\x7f\x00\u00e9') == '"a\\"b\\\\c\x7f\\x00\\xc3\\xa9"'
 
 
 def peer(**spec) -> dict:

@@ -1,16 +1,16 @@
 # Copyright: metal.lb contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Property: any input (random values in every field, wrong types, junk objects) yields validation
-errors naming an object, never an exception (BRIEF: never a traceback)."""
+errors naming an object, never an exception (never a traceback)."""
 
 from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.metal.lb.plugins.module_utils.config.errors import ConfigError
-from ansible_collections.metal.lb.plugins.module_utils.config.legacy import LegacyConfigError, convert_configmap
-from ansible_collections.metal.lb.plugins.module_utils.config.parse import parse_config
+from ansible_collections.metal.lb.plugins.module_utils.engine.config.errors import ConfigError
+from ansible_collections.metal.lb.plugins.module_utils.engine.config.legacy import LegacyConfigError, convert_configmap
+from ansible_collections.metal.lb.plugins.module_utils.engine.config.parse import parse_config
 
 FIELDS = {
     "IPAddressPool": ["addresses", "autoAssign", "avoidBuggyIPs", "serviceAllocation"],

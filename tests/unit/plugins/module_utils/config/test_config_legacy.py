@@ -1,19 +1,19 @@
 # Copyright: metal.lb contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Legacy ConfigMap → CRs (metallb-behavior §1.11), through ``metal-lb convert`` and the parser."""
+"""Legacy ConfigMap → CRs (MetalLB's configmaptocrs), through ``metal-lb convert`` and the parser."""
 
 from __future__ import annotations
 
 import pytest
 import yaml
 
-from ansible_collections.metal.lb.plugins.module_utils import cli
-from ansible_collections.metal.lb.plugins.module_utils.config.legacy import (
+from ansible_collections.metal.lb.plugins.module_utils.shells import cli
+from ansible_collections.metal.lb.plugins.module_utils.engine.config.legacy import (
     LegacyConfigError,
     convert_configmap,
     k8s_name,
 )
-from ansible_collections.metal.lb.plugins.module_utils.config.parse import parse_config
+from ansible_collections.metal.lb.plugins.module_utils.engine.config.parse import parse_config
 
 LEGACY = """\
 peers:

@@ -1,25 +1,17 @@
 # Copyright: metal.lb contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""BGPPeer (v1beta1 and v1beta2), BFDProfile and mode-specific rules (metallb-behavior §1.4, §1.6, §1.9)."""
+"""BGPPeer (v1beta1 and v1beta2), BFDProfile and mode-specific rules (MetalLB's types and mode validation)."""
 
 from __future__ import annotations
 
 import pytest
 
-from ansible_collections.metal.lb.plugins.module_utils.config.errors import TransientError
-from ansible_collections.metal.lb.plugins.module_utils.config.parse import parse_config
+from ansible_collections.metal.lb.plugins.module_utils.engine.config.errors import TransientError
+from ansible_collections.metal.lb.plugins.module_utils.engine.config.parse import parse_config
+
+from kube_objects import cr, node, peer
 
 NS = "metallb-system"
-
-
-def cr(kind: str, name: str, spec: dict, api: str = "metallb.io/v1beta1") -> dict:
-    return {"apiVersion": api, "kind": kind, "metadata": {"name": name, "namespace": NS}, "spec": spec}
-
-
-def peer(name: str = "r1", api: str = "metallb.io/v1beta2", **spec) -> dict:
-    base = {"myASN": 64496, "peerASN": 64497, "peerAddress": "203.0.113.1"}
-    base.update(spec)
-    return cr("BGPPeer", name, {k: v for k, v in base.items() if v is not None}, api)
 
 
 def errors(*objects: dict, bgp_type: str = "frr"):
@@ -132,7 +124,7 @@ def test_bfd_echo_cannot_protect_ipv6_pools():
     assert messages(*objects) == []
 
 
-# ---------------------------------------------------------------------------- §1.9 native mode
+# ---------------------------------------------------------------------------- native mode
 
 
 @pytest.mark.parametrize("spec, wording", [
@@ -171,11 +163,7 @@ def test_native_mode_accepts_ipv6_pools_not_selected_for_bgp():
                     cr("BGPAdvertisement", "ad", {"ipAddressPools": ["v4"]}), bgp_type="native") == []
 
 
-# ---------------------------------------------------------------------------- §1.9 frr mode
-
-
-def node(name: str, **labels: str) -> dict:
-    return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": labels}}
+# ---------------------------------------------------------------------------- frr mode
 
 
 def test_frr_peers_on_one_node_must_agree_on_router_id_and_asn():

@@ -1,25 +1,16 @@
 # Copyright: metal.lb contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""IPAddressPool rules (metallb-behavior §1.1 and the pool rules of §1.8), with MetalLB's messages."""
+"""IPAddressPool rules (MetalLB's type and the pool rules of config.For), with MetalLB's messages."""
 
 from __future__ import annotations
 
 import pytest
 
-from ansible_collections.metal.lb.plugins.module_utils.config.parse import parse_config
+from ansible_collections.metal.lb.plugins.module_utils.engine.config.parse import parse_config
+
+from kube_objects import cr, pool
 
 NS = "metallb-system"
-
-
-def cr(kind: str, name: str, spec: dict | None = None, labels: dict | None = None) -> dict:
-    meta = {"name": name, "namespace": NS}
-    if labels:
-        meta["labels"] = labels
-    return {"apiVersion": "metallb.io/v1beta1", "kind": kind, "metadata": meta, "spec": spec or {}}
-
-
-def pool(name: str, *addresses: str, **spec) -> dict:
-    return cr("IPAddressPool", name, dict(spec, addresses=list(addresses)))
 
 
 def messages(*objects: dict, **options) -> list[str]:

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.metal.lb.plugins.module_utils.config import advertisements, parse
-from ansible_collections.metal.lb.plugins.module_utils.config.duplicates import EqualObjects, frozen
-from ansible_collections.metal.lb.plugins.module_utils.config.parse import parse_config
+from ansible_collections.metal.lb.plugins.module_utils.engine.config import advertisements, parse
+from ansible_collections.metal.lb.plugins.module_utils.engine.config.duplicates import EqualObjects, frozen
+from ansible_collections.metal.lb.plugins.module_utils.engine.config.parse import parse_config
 
 NS = "metallb-system"
 N = 1500

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.metal.lb.plugins.module_utils import cli_speaker
-from ansible_collections.metal.lb.plugins.module_utils.daemons import speaker as speaker_mod
-from ansible_collections.metal.lb.plugins.module_utils.daemons.speaker import Announced, Speaker, view_settled
-from ansible_collections.metal.lb.plugins.module_utils.daemons.speaker_metrics import SpeakerMetrics
-from ansible_collections.metal.lb.plugins.module_utils.layer2.announcer import Announcer
-from ansible_collections.metal.lb.plugins.module_utils.membership.detector import DetectorConfig
+from ansible_collections.metal.lb.plugins.module_utils.shells import cli_speaker
+from ansible_collections.metal.lb.plugins.module_utils.shells.daemons import speaker as speaker_mod
+from ansible_collections.metal.lb.plugins.module_utils.shells.daemons.speaker import Announced, Speaker, view_settled
+from ansible_collections.metal.lb.plugins.module_utils.shells.daemons.speaker_metrics import SpeakerMetrics
+from ansible_collections.metal.lb.plugins.module_utils.adapters.layer2.announcer import Announcer
+from ansible_collections.metal.lb.plugins.module_utils.adapters.membership.detector import DetectorConfig
 
 VIP = "198.51.100.200"
 
@@ -86,14 +86,15 @@ def make_speaker(log: list, fail_start: Exception | None = None) -> tuple[Speake
 def test_sigterm_sends_leave_while_the_ip_is_still_answered_then_withdraws():
     log: list = []
     spk, _membership = make_speaker(log)
-    spk._announced["shop/web"] = Announced((VIP,), ((VIP, ()),))
-    spk.announcer.set_leading(spk.leading())
+    layer2 = spk.layer2
+    layer2._announced["shop/web"] = Announced((VIP,), ((VIP, ()),))
+    layer2.announcer.set_leading(layer2.leading())
     log.clear()
     spk.stop(drain_timeout=0.05)
     assert log[0] == ("leave", [VIP])  # peers hear LEAVE while this node still answers
     assert ("set_leading", []) in log  # then it stops answering...
     assert log.index(("set_leading", [])) < log.index(("responder stopped",))  # ...before its sockets close
-    assert spk.announcer.announced() == {}
+    assert layer2.announcer.announced() == {}
 
 
 def test_membership_is_joined_after_the_caches_with_every_known_peer(monkeypatch):

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from ansible_collections.metal.lb.plugins.module_utils.kube import l2_status
-from ansible_collections.metal.lb.plugins.module_utils.kube.l2_status import L2StatusWriter, TokenBucket
+from ansible_collections.metal.lb.plugins.module_utils.adapters.kube import l2_status
+from ansible_collections.metal.lb.plugins.module_utils.adapters.kube.l2_status import L2StatusWriter, TokenBucket
 
 NS = "metallb-system"
 

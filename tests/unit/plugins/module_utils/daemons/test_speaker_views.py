@@ -8,13 +8,13 @@ import json
 
 import pytest
 
-from ansible_collections.metal.lb.plugins.module_utils.config.parse import parse_config
-from ansible_collections.metal.lb.plugins.module_utils.daemons.speaker import (
+from ansible_collections.metal.lb.plugins.module_utils.engine.config.parse import parse_config
+from ansible_collections.metal.lb.plugins.module_utils.shells.daemons.speaker import (
     _node_relevant, membership_address)
-from ansible_collections.metal.lb.plugins.module_utils.daemons.speaker_decisions import desired
-from ansible_collections.metal.lb.plugins.module_utils.kube import speaker_views as views
-from ansible_collections.metal.lb.plugins.module_utils.kube.l2_status import object_node, object_service
-from ansible_collections.metal.lb.plugins.module_utils.kube.service_view import trim_service
+from ansible_collections.metal.lb.plugins.module_utils.engine.layer2_decisions import desired
+from ansible_collections.metal.lb.plugins.module_utils.adapters.kube import speaker_views as views
+from ansible_collections.metal.lb.plugins.module_utils.adapters.kube.l2_status import object_node, object_service
+from ansible_collections.metal.lb.plugins.module_utils.adapters.kube.service_view import trim_service
 
 MANAGED = [{"manager": "kubectl", "operation": "Update", "fieldsV1": {"f:metadata": {"f:labels": {}}}}]
 NS = "metallb-system"

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from ansible_collections.metal.lb.plugins.module_utils.kube.lease import LeaseElector, lease_is_free
+from ansible_collections.metal.lb.plugins.module_utils.adapters.kube.lease import LeaseElector, lease_is_free
 
 NOW = datetime(2026, 12, 1, 2, 0, 10, 500000, tzinfo=timezone.utc).timestamp()
 

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from ansible_collections.metal.lb.plugins.module_utils.kube.service_view import LAST_APPLIED, trim_service
-from ansible_collections.metal.lb.plugins.module_utils.service import ServiceFacts
+from ansible_collections.metal.lb.plugins.module_utils.adapters.kube.service_view import LAST_APPLIED, trim_service
+from ansible_collections.metal.lb.plugins.module_utils.engine.service import ServiceFacts
 
 FACTS = [slot for slot in ServiceFacts.__slots__ if slot not in ("obj", "spec")]
 

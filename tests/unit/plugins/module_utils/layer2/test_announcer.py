@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.metal.lb.plugins.module_utils.layer2 import announcer as A
+from ansible_collections.metal.lb.plugins.module_utils.adapters.layer2 import announcer as A
 
 VIP = "198.51.100.200"
 VIP6 = "2001:db8:0:1::200"

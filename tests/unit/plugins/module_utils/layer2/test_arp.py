@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ansible_collections.metal.lb.plugins.module_utils.layer2 import arp
+from ansible_collections.metal.lb.plugins.module_utils.adapters.layer2 import arp
 
 # Captured with tcpdump in a namespace lab: arping 198.51.100.11 from 02:00:00:00:00:0a, and the
 # kernel of 198.51.100.11 (02:00:00:00:00:0b) answering it.

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.metal.lb.plugins.module_utils.config.model import (
+from ansible_collections.metal.lb.plugins.module_utils.engine.model import (
     Config,
     L2Advertisement,
     LabelSelector,
 )
-from ansible_collections.metal.lb.plugins.module_utils.layer2 import election as E
+from ansible_collections.metal.lb.plugins.module_utils.engine import election as E
 
 POOL = "default"
 HOST = "kubernetes.io/hostname"
@@ -655,7 +655,7 @@ def test_slices_by_service_and_pool_for():
     ]
     grouped = E.slices_by_service(eps)
     assert sorted(grouped) == ["default/web", "ns/web"] and len(grouped["ns/web"]) == 1
-    from ansible_collections.metal.lb.plugins.module_utils.config.model import Pool, Segment
+    from ansible_collections.metal.lb.plugins.module_utils.engine.model import Pool, Segment
 
     pools = {
         "b": Pool("b", (Segment(4, 0xC6336400, 0xC63364FF, "198.51.100.0/24", ("198.51.100.0/24",), 24),)),

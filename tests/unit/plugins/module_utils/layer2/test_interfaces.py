@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.metal.lb.plugins.module_utils.layer2 import interfaces as I
+from ansible_collections.metal.lb.plugins.module_utils.adapters.layer2 import interfaces as I
 
 UP_BCAST = I.IFF_UP | I.IFF_BROADCAST | 0x1000  # UP, BROADCAST, MULTICAST
 MAC = bytes.fromhex("020000000001")

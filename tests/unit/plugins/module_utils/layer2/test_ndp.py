@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ansible_collections.metal.lb.plugins.module_utils.layer2 import ndp
+from ansible_collections.metal.lb.plugins.module_utils.adapters.layer2 import ndp
 
 
 def ip6(text: str) -> bytes:

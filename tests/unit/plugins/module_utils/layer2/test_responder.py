@@ -16,9 +16,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ansible_collections.metal.lb.plugins.module_utils.layer2 import arp, ndp
-from ansible_collections.metal.lb.plugins.module_utils.layer2 import responder as R
-from ansible_collections.metal.lb.plugins.module_utils.layer2.announcer import Announcer, CounterMetrics
+from ansible_collections.metal.lb.plugins.module_utils.adapters.layer2 import arp, ndp
+from ansible_collections.metal.lb.plugins.module_utils.adapters.layer2 import responder as R
+from ansible_collections.metal.lb.plugins.module_utils.adapters.layer2.announcer import Announcer, CounterMetrics
 
 MAC = bytes.fromhex("02000000000b")
 CLIENT_MAC = bytes.fromhex("02000000000a")
@@ -261,7 +261,7 @@ def _drop_cap_net_raw() -> None:
 
 def test_missing_cap_net_raw_is_one_clear_message():
     code = (
-        "from ansible_collections.metal.lb.plugins.module_utils.layer2.responder import "
+        "from ansible_collections.metal.lb.plugins.module_utils.adapters.layer2.responder import "
         "check_raw_socket_permission as c, RawSocketPermissionError as E\n"
         "try:\n    c()\nexcept E as e:\n    print('ERR', e)\nelse:\n    print('OK')\n"
     )

@@ -16,7 +16,7 @@ import os
 
 import pytest
 
-from ansible_collections.metal.lb.plugins.module_utils.membership.messages import Kind, Message, State
+from ansible_collections.metal.lb.plugins.module_utils.adapters.membership.messages import Kind, Message, State
 
 
 def _load_simulator():
@@ -132,8 +132,8 @@ def test_services_over_udp_with_one_clock_a_minute_ahead_see_each_other(caplog):
     import asyncio
     import time
 
-    from ansible_collections.metal.lb.plugins.module_utils.membership.detector import DetectorConfig
-    from ansible_collections.metal.lb.plugins.module_utils.membership.service import MembershipService
+    from ansible_collections.metal.lb.plugins.module_utils.adapters.membership.detector import DetectorConfig
+    from ansible_collections.metal.lb.plugins.module_utils.adapters.membership.service import MembershipService
 
     key = b"test-key-0123456789abcdef-0123456789"
     config = DetectorConfig(stable_period=0.3, settle_timeout=0.5)

@@ -17,12 +17,12 @@ from collections import Counter
 
 import pytest
 
-from ansible_collections.metal.lb.plugins.module_utils.membership.detector import (
+from ansible_collections.metal.lb.plugins.module_utils.adapters.membership.detector import (
     Detector,
     DetectorConfig,
     ReplayWindow,
 )
-from ansible_collections.metal.lb.plugins.module_utils.membership.messages import (
+from ansible_collections.metal.lb.plugins.module_utils.adapters.membership.messages import (
     FLAG_CONFIRMED,
     Kind,
     Message,

@@ -16,8 +16,8 @@ import os
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.metal.lb.plugins.module_utils.membership import messages as M
-from ansible_collections.metal.lb.plugins.module_utils.membership.transport import (
+from ansible_collections.metal.lb.plugins.module_utils.adapters.membership import messages as M
+from ansible_collections.metal.lb.plugins.module_utils.adapters.membership.transport import (
     DROP_REASONS,
     UdpEndpoint,
 )

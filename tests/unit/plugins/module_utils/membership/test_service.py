@@ -16,14 +16,14 @@ import time
 
 import pytest
 
-from ansible_collections.metal.lb.plugins.module_utils.membership.detector import DetectorConfig
-from ansible_collections.metal.lb.plugins.module_utils.membership.messages import (
+from ansible_collections.metal.lb.plugins.module_utils.adapters.membership.detector import DetectorConfig
+from ansible_collections.metal.lb.plugins.module_utils.adapters.membership.messages import (
     Kind,
     Message,
     cluster_id,
     encode,
 )
-from ansible_collections.metal.lb.plugins.module_utils.membership.service import (
+from ansible_collections.metal.lb.plugins.module_utils.adapters.membership.service import (
     MembershipService,
     MembershipThread,
 )
@@ -239,7 +239,7 @@ def test_thread_api_reports_changes_and_stops_gracefully():
 
 
 def test_bind_errors_are_one_clear_message():
-    from ansible_collections.metal.lb.plugins.module_utils.membership.transport import MembershipConfigError
+    from ansible_collections.metal.lb.plugins.module_utils.adapters.membership.transport import MembershipConfigError
 
     async def scenario():
         holder = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from ansible_collections.metal.lb.plugins.module_utils.membership.transport import (
+from ansible_collections.metal.lb.plugins.module_utils.adapters.membership.transport import (
     DEFAULT_PORT,
     MembershipConfigError,
     load_keys,

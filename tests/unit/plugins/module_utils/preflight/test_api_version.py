@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.metal.lb.plugins.module_utils.preflight.api_version import (
+from ansible_collections.metal.lb.plugins.module_utils.engine.preflight.api_version import (
     MINIMUM,
     server_version,
     version_problem,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.metal.lb.plugins.module_utils.preflight.other_load_balancers import (
+from ansible_collections.metal.lb.plugins.module_utils.engine.preflight.other_load_balancers import (
     CONFLICT_HINT,
     GUIDANCE,
     describe,

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.metal.lb.plugins.module_utils.preflight.service_cidrs import choose
+from ansible_collections.metal.lb.plugins.module_utils.engine.preflight.service_cidrs import choose
 
 KUBEADM = {"data": {"ClusterConfiguration": "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\n"
                     "networking:\n  podSubnet: 203.0.113.0/25\n  serviceSubnet: 198.51.100.128/25,2001:db8:1::/112\n"}}

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.metal.lb.plugins.module_utils.webhook.admission import (
+from ansible_collections.metal.lb.plugins.module_utils.adapters.webhook.admission import (
     DISABLE_MP_WARNING,
     ListError,
     handle_review,

@@ -10,7 +10,7 @@ import pytest
 
 x509 = pytest.importorskip("cryptography.x509")
 
-from ansible_collections.metal.lb.plugins.module_utils.webhook.certificates import (  # noqa: E402
+from ansible_collections.metal.lb.plugins.module_utils.adapters.webhook.certificates import (  # noqa: E402
     CA_DAYS,
     CERT_DAYS,
     new_bundle,

@@ -8,7 +8,7 @@ import copy
 
 import pytest
 
-from ansible_collections.metal.lb.plugins.module_utils.webhook.conversion import (
+from ansible_collections.metal.lb.plugins.module_utils.adapters.webhook.conversion import (
     V1BETA1_FIELDS,
     conversion_response,
     convert,

@@ -14,8 +14,8 @@ import pytest
 pytest.importorskip("cryptography")
 pytest.importorskip("kubernetes")
 
-from ansible_collections.metal.lb.plugins.module_utils.webhook.certificates import new_bundle  # noqa: E402
-from ansible_collections.metal.lb.plugins.module_utils.webhook.server import WebhookServer  # noqa: E402
+from ansible_collections.metal.lb.plugins.module_utils.adapters.webhook.certificates import new_bundle  # noqa: E402
+from ansible_collections.metal.lb.plugins.module_utils.adapters.webhook.server import WebhookServer  # noqa: E402
 
 NOW = datetime.datetime.now(datetime.timezone.utc)
 

@@ -71,7 +71,7 @@ def test_preflight_role_fails_when_another_process_holds_the_membership_port(tmp
                      "preflight_membership_port": port}
         busy = play_role(tmp_path, "preflight", variables)
         assert busy.returncode != 0, busy.stdout
-        assert "port %d (metal.lb's membership port" % port in busy.stdout
+        assert "port %d (metal.lb's membership port" % port in busy.stdout, busy.stdout[-3000:]
         assert "run the role with become" in busy.stdout
         with open("/proc/self/comm") as comm:  # the name ss shows for this process
             owner = comm.read().strip()

@@ -70,8 +70,9 @@ def read_facts(api_client) -> tuple[dict, list[str]]:
                       label_selector=K3S_SVC_LABEL)),
         "nodes": _items(read("Nodes", core.list_node)),
         "namespaces": sorted(ns["metadata"]["name"] for ns in _items(read("Namespaces", core.list_namespace))),
-        "webhooks": sorted(w["metadata"]["name"] for w in _items(read(
-            "ValidatingWebhookConfigurations", admission.list_validating_webhook_configuration))),
+        "webhooks": [{"metadata": {"name": w["metadata"]["name"], "labels": w["metadata"].get("labels") or {}}}
+                     for w in _items(read("ValidatingWebhookConfigurations",
+                                          admission.list_validating_webhook_configuration))],
         "crds": [],
         "cilium_pools": [],
     }

@@ -35,6 +35,7 @@ K3S_SVC_LABEL = "svccontroller.k3s.cattle.io/svcname"
 K3S_NODE_ARGS = "k3s.io/node-args"
 METALLB_LABELS = (("app", "metallb"), ("app.kubernetes.io/name", "metallb"))
 METALLB_WEBHOOK = "metallb-webhook-configuration"
+PART_OF, OURS = "app.kubernetes.io/part-of", "metal-lb"  # the label on everything manifests/ installs
 CILIUM_POOL_CRD = "ciliumloadbalancerippools.cilium.io"
 OPENELB_CRD = "eips.network.kubesphere.io"
 OPENELB_NAMESPACE = "openelb-system"
@@ -151,9 +152,10 @@ def metallb(facts: Mapping) -> list[Finding]:
             hit = next(("%s=%s" % (k, v) for k, v in METALLB_LABELS if labels.get(k) == v), None)
             if hit:
                 findings.append(Finding("MetalLB", "%s (label %s)" % (_where(kind, obj), hit)))
-    for name in facts.get("webhooks") or ():
-        if name == METALLB_WEBHOOK:
-            findings.append(Finding("MetalLB", "ValidatingWebhookConfiguration %s" % name))
+    for obj in facts.get("webhooks") or ():
+        # metal.lb registers its webhooks under MetalLB's name too; its own carry its part-of label
+        if (obj.get("metadata") or {}).get("name") == METALLB_WEBHOOK and _labels(obj).get(PART_OF) != OURS:
+            findings.append(Finding("MetalLB", "ValidatingWebhookConfiguration %s" % METALLB_WEBHOOK))
     return findings
 
 

@@ -48,11 +48,14 @@ QUIET = {
                             labels={"k8s-app": "kube-proxy"})],
     "deployments": [workload("coredns", "kube-system", "registry.k8s.io/coredns/coredns:v1.11.1")],
     "pods": [], "nodes": [obj("node1")], "namespaces": ["default", "kube-system", "metallb-system"],
-    "webhooks": [], "crds": [], "cilium_pools": [],
+    "webhooks": [{"metadata": {"name": "metallb-webhook-configuration",
+                               "labels": {"app.kubernetes.io/part-of": "metal-lb"}}}],
+    "crds": [], "cilium_pools": [],
 }
 
 
-def test_a_plain_cluster_with_metal_lb_namespace_and_crds_finds_nothing():
+def test_a_plain_cluster_with_metal_lb_namespace_crds_and_webhooks_finds_nothing():
+    """metal.lb's own webhook registration has MetalLB's name: its label tells them apart."""
     assert other_load_balancers(QUIET) == ([], [])
 
 
@@ -67,7 +70,7 @@ def test_a_plain_cluster_with_metal_lb_namespace_and_crds_finds_nothing():
                                labels={"app": "metallb", "component": "controller"})]}, "MetalLB"),
     ({"daemonsets": [workload("metallb-speaker", "lb", "quay.io/metallb/speaker:v0.14.8",
                               labels={"app.kubernetes.io/name": "metallb"})]}, "MetalLB"),
-    ({"webhooks": ["metallb-webhook-configuration"]}, "MetalLB"),
+    ({"webhooks": [{"metadata": {"name": "metallb-webhook-configuration"}}]}, "MetalLB"),
     ({"daemonsets": [workload("kube-vip-ds", "kube-system", "ghcr.io/kube-vip/kube-vip:v0.8.0",
                               {"svc_enable": "true", "cp_enable": "false"})]}, "kube-vip"),
     ({"pods": [static_pod("kube-vip-node1", "ghcr.io/kube-vip/kube-vip:v0.8.0@sha256:ab",
@@ -116,7 +119,7 @@ def test_images_named_like_kube_vip_only_match_the_last_path_element():
 
 
 def test_several_at_once_are_grouped_per_implementation():
-    facts = dict(QUIET, webhooks=["metallb-webhook-configuration"], namespaces=["openelb-system"],
+    facts = dict(QUIET, webhooks=[{"metadata": {"name": "metallb-webhook-configuration"}}], namespaces=["openelb-system"],
                  crds=["eips.network.kubesphere.io"])
     findings, notes = other_load_balancers(facts)
     assert implementations(facts) == ["MetalLB", "OpenELB"] and notes == []

@@ -119,8 +119,8 @@ def test_images_named_like_kube_vip_only_match_the_last_path_element():
 
 
 def test_several_at_once_are_grouped_per_implementation():
-    facts = dict(QUIET, webhooks=[{"metadata": {"name": "metallb-webhook-configuration"}}], namespaces=["openelb-system"],
-                 crds=["eips.network.kubesphere.io"])
+    facts = dict(QUIET, webhooks=[{"metadata": {"name": "metallb-webhook-configuration"}}],
+                 namespaces=["openelb-system"], crds=["eips.network.kubesphere.io"])
     findings, notes = other_load_balancers(facts)
     assert implementations(facts) == ["MetalLB", "OpenELB"] and notes == []
     text = describe(findings)

@@ -4,7 +4,8 @@
 
 The controller and speaker tests already run every daemon with its own token and nothing else; this
 file proves the other side: the controller cannot change a Service's spec or metadata (only its
-status), and neither daemon can read Secrets or Pods.
+status) and reads no Secret but its webhook certificate's; the speaker reads the Secrets of its own
+namespace only (BGP passwords); neither reads Pods.
 """
 
 from __future__ import annotations
@@ -57,12 +58,18 @@ def test_the_controller_writes_status_but_cannot_change_a_services_spec_or_metad
 
 
 @pytest.mark.parametrize("daemon", ["controller", "speaker"])
-def test_neither_daemon_reads_secrets_or_pods(daemon, daemon_kubeconfig, make_client, namespace):
+def test_neither_daemon_reads_pods_or_secrets_outside_its_namespace(daemon, daemon_kubeconfig, make_client,
+                                                                    namespace):
     core = k.CoreV1Api(make_client(daemon_kubeconfig(daemon, namespace)))
     for ns in (namespace, "metallb-system"):
-        assert forbidden(core.list_namespaced_secret, ns)
         assert forbidden(core.list_namespaced_pod, ns)
     assert forbidden(core.list_secret_for_all_namespaces)
+    assert forbidden(core.list_namespaced_secret, "default")
+    if daemon == "controller":
+        for ns in (namespace, "metallb-system"):
+            assert forbidden(core.list_namespaced_secret, ns)
+    else:  # BGPPeer passwordSecret: the speaker's own namespace only
+        assert core.list_namespaced_secret(namespace).items is not None
 
 
 @pytest.mark.parametrize("daemon", ["controller", "speaker"])

@@ -87,7 +87,7 @@ EXPECTED = {
         | _grants(NAMESPACE, "metallb.io", ["servicel2statuses/status"], "patch")
         | _grants(NAMESPACE, "metallb.io", ["configurationstates"], "create")
         | _grants(NAMESPACE, "metallb.io", ["configurationstates/status"], "patch")
-        | _grants(NAMESPACE, "", ["configmaps"], READ)
+        | _grants(NAMESPACE, "", ["configmaps", "secrets"], READ)
     ),
 }
 

@@ -4,7 +4,7 @@
 
 Malformed kubeconfig files (the CLI's ``status`` and ``controller``, the modules), names that are
 not strings in ``metal.lb.config``, NUL and other control characters in addresses and names, the
-class names of Ansible's lazy containers in filter errors, and usage errors of the CLI (exit 2).
+and usage errors of the CLI (exit 2). The filters' share is in tests/unit/plugins/filter.
 """
 
 from __future__ import annotations
@@ -13,14 +13,8 @@ import json
 import re
 
 import pytest
-from ansible.errors import AnsibleFilterError
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.metal.lb.plugins.filter.cidrs_to_range import cidrs_to_range
-from ansible_collections.metal.lb.plugins.filter.pool_contains import pool_contains
-from ansible_collections.metal.lb.plugins.filter.pool_size import pool_size
-from ansible_collections.metal.lb.plugins.filter.pool_validate import pool_validate
-from ansible_collections.metal.lb.plugins.filter.range_to_cidrs import range_to_cidrs
 from ansible_collections.metal.lb.plugins.module_utils.engine import addresses, desired_config
 from ansible_collections.metal.lb.plugins.module_utils.shells import cli
 from ansible_collections.metal.lb.plugins.module_utils.engine.config import object_meta
@@ -189,46 +183,6 @@ def test_the_cli_never_prints_a_control_character_from_its_input(tmp_path, capsy
     assert cli.main(["validate", "-f", str(manifest)]) == 1
     out = capsys.readouterr().out
     one_line_naming(out, 'IPAddressPool "p\\x1b[2J"', "spec.addresses[0]", "\\x00\\n")
-
-
-# ------------------------------------------------------------------ filters
-
-
-@pytest.mark.parametrize("call", [
-    lambda: pool_contains(["198.51.100.0/24"], "198.51.100.1\x00"),
-    lambda: range_to_cidrs("198.51.100.1\x00-198.51.100.5"),
-    lambda: cidrs_to_range(["198.51.100.0/24\x00"]),
-    lambda: pool_size(["198.51.100.0/24\n"]),
-], ids=["pool_contains", "range_to_cidrs", "cidrs_to_range", "pool_size"])
-def test_filters_with_control_characters_fail_with_one_printable_line(call):
-    with pytest.raises(AnsibleFilterError) as caught:
-        call()
-    one_line_naming(str(caught.value))
-    assert "embedded null character" not in str(caught.value)
-
-
-def test_pool_validate_reports_control_characters_escaped():
-    [message] = pool_validate(["198.51.100.0/24\x00"])
-    one_line_naming(message, "spec.addresses[0]", "\\x00")
-
-
-# Named as Ansible's lazy containers are (ansible-core 2.19 hands filters these; they cannot be
-# built outside a templar): what the user wrote was a dict and a list.
-LazyDict = type("_AnsibleLazyTemplateDict", (dict,), {})
-LazyList = type("_AnsibleLazyTemplateList", (list,), {})
-
-
-@pytest.mark.parametrize("call, expected", [
-    (lambda d, lst: range_to_cidrs(d), "got dict"),
-    (lambda d, lst: cidrs_to_range(d), "got dict"),
-    (lambda d, lst: cidrs_to_range(lst), "got a list with a int at [0]"),
-    (lambda d, lst: pool_size(5), "got int"),
-], ids=["range_to_cidrs-dict", "cidrs_to_range-dict", "cidrs_to_range-list", "pool_size-int"])
-def test_filter_errors_name_types_as_written_not_as_held(call, expected):
-    with pytest.raises(AnsibleFilterError) as caught:
-        call(LazyDict({"a": 1}), LazyList([1, 2]))
-    assert expected in str(caught.value)
-    assert "Lazy" not in str(caught.value)
 
 
 # ------------------------------------------------------------------ CLI usage

@@ -12,35 +12,14 @@ import json
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from bgp_objects import bfd, bgpad, community, endpoints, node, peer, pool, secret, service
+from bgp_objects import NODES, bfd, bgpad, community, endpoints, node, peer, pool, secret, service, state
 
 from ansible_collections.metal.lb.plugins.module_utils.engine import planner
 from ansible_collections.metal.lb.plugins.module_utils.engine.bgp import announce as A
 from ansible_collections.metal.lb.plugins.module_utils.engine.bgp.node_state import (
-    GRACEFUL_SHUTDOWN, NO_PEERS, graceful_shutdown, node_bgp)
-from ansible_collections.metal.lb.plugins.module_utils.engine.bgp.sessions import MASK, DUAL, IPV6, secrets_by_name
+    GRACEFUL_SHUTDOWN, NO_PEERS, graceful_shutdown)
+from ansible_collections.metal.lb.plugins.module_utils.engine.bgp.sessions import MASK, DUAL, IPV6
 from ansible_collections.metal.lb.plugins.module_utils.engine.config.parse import parse_config
-from ansible_collections.metal.lb.plugins.module_utils.engine.election import Balancer
-
-NODES = ("node1", "node2", "node3")
-
-
-def config_of(objects):
-    parsed = parse_config(objects, bgp_type="frr")
-    assert parsed.errors == [], [str(e) for e in parsed.errors]
-    return parsed.config
-
-
-def state(objects, node_name="node1", services=None, extra=()):
-    objects = list(objects)
-    nodes = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Node"}
-    config = config_of(objects)
-    services = services if services is not None else [o for o in objects if o["kind"] == "Service"]
-    balancers = [Balancer("%s/%s" % (s["metadata"]["namespace"], s["metadata"]["name"]), s,
-                          [i["ip"] for i in s["status"]["loadBalancer"]["ingress"]]) for s in services]
-    slices = [o for o in objects if o["kind"] == "EndpointSlice"]
-    return node_bgp(config, node_name, nodes, balancers, slices, secrets_by_name(objects, "metallb-system"))
-
 
 def base(**ad):
     return [pool(), bgpad(**ad), peer(), *(node(n) for n in NODES), service(), endpoints(nodes=("node2",))]

@@ -10,11 +10,10 @@ import os
 from dataclasses import replace
 
 import pytest
-from bgp_objects import bfd, bgpad, community, endpoints, node, peer, pool, secret, service
+from bgp_objects import bfd, bgpad, community, endpoints, node, peer, pool, secret, service, state
 from frr_oracle import apply, normalized, tree_of
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_bgp_decisions import state
 
 from ansible_collections.metal.lb.plugins.module_utils.engine.bgp.frr_config import redact, render_model, render_text
 from ansible_collections.metal.lb.plugins.module_utils.engine.bgp.frr_diff import diff

@@ -7,6 +7,11 @@ from __future__ import annotations
 
 import base64
 
+from ansible_collections.metal.lb.plugins.module_utils.engine.bgp.node_state import node_bgp
+from ansible_collections.metal.lb.plugins.module_utils.engine.bgp.sessions import secrets_by_name
+from ansible_collections.metal.lb.plugins.module_utils.engine.config.parse import parse_config
+from ansible_collections.metal.lb.plugins.module_utils.engine.election import Balancer
+
 NS = "metallb-system"
 
 
@@ -72,3 +77,23 @@ def endpoints(service_name="web", nodes=("node1",), ready=True, namespace="defau
                          "labels": {"kubernetes.io/service-name": service_name}},
             "endpoints": [{"addresses": ["203.0.113.%d" % (i + 1)] if addresses else [], "nodeName": n,
                            "conditions": {"ready": ready}} for i, n in enumerate(nodes)]}
+
+
+NODES = ("node1", "node2", "node3")
+
+
+def config_of(objects):
+    parsed = parse_config(objects, bgp_type="frr")
+    assert parsed.errors == [], [str(e) for e in parsed.errors]
+    return parsed.config
+
+
+def state(objects, node_name="node1", services=None, extra=()):
+    objects = list(objects)
+    nodes = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Node"}
+    config = config_of(objects)
+    services = services if services is not None else [o for o in objects if o["kind"] == "Service"]
+    balancers = [Balancer("%s/%s" % (s["metadata"]["namespace"], s["metadata"]["name"]), s,
+                          [i["ip"] for i in s["status"]["loadBalancer"]["ingress"]]) for s in services]
+    slices = [o for o in objects if o["kind"] == "EndpointSlice"]
+    return node_bgp(config, node_name, nodes, balancers, slices, secrets_by_name(objects, "metallb-system"))

@@ -27,7 +27,6 @@ def one_line_naming(text: str, *names: str) -> None:
         assert name in text, (name, text)
 
 
-
 @pytest.mark.parametrize("call", [
     lambda: pool_contains(["198.51.100.0/24"], "198.51.100.1\x00"),
     lambda: range_to_cidrs("198.51.100.1\x00-198.51.100.5"),

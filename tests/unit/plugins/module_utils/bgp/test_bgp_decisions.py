@@ -21,6 +21,7 @@ from ansible_collections.metal.lb.plugins.module_utils.engine.bgp.node_state imp
 from ansible_collections.metal.lb.plugins.module_utils.engine.bgp.sessions import MASK, DUAL, IPV6
 from ansible_collections.metal.lb.plugins.module_utils.engine.config.parse import parse_config
 
+
 def base(**ad):
     return [pool(), bgpad(**ad), peer(), *(node(n) for n in NODES), service(), endpoints(nodes=("node2",))]
 

@@ -31,7 +31,7 @@ from ..selectors import selector_matches
 from .free_addresses import AddressMap, PoolState, family_of, key_is_buggy, to_key, value_of
 from ..go_quote import go_quote, go_quote_list
 from .messages import AllocationError
-from .pool_owner import owning_pool
+from .pool_owner import ip_keys, owning_pool
 from .sharing import Allocation, Entry, IPUse, SharingIndex, check_sharing, passes_sharing
 
 __all__ = [
@@ -185,14 +185,9 @@ class Allocator:
 
     def pool_for(self, ips: Sequence[str]) -> str | None:
         """The pool owning every one of ``ips`` (MetalLB's poolFor), None if none does or an IP is invalid."""
-        if not ips:
+        keys = ip_keys(ips)
+        if keys is None:
             return None
-        keys = []
-        for text in ips:
-            parsed = parse_ip(text)
-            if parsed is None:
-                return None
-            keys.append(to_key(*parsed))
         owner = owning_pool(self._map, keys)
         return owner.name if owner is not None else None
 

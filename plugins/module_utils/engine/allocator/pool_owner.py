@@ -49,16 +49,22 @@ def address_map(pools: Mapping[str, Pool]) -> AddressMap:
 _LAST: tuple = (None, None)  # (pools mapping, its address map): a speaker asks about one config at a time
 
 
-def pool_for(pools: Mapping[str, Pool], ips: Sequence[str], *, avoid_buggy: bool = True) -> str | None:
-    """The name of the pool owning every one of ``ips`` (text), None if none does or one is not an IP."""
-    global _LAST
+def ip_keys(ips: Sequence[str]) -> list | None:
+    """The address keys of ``ips`` (text); None if there are none or one is not an IP."""
     keys = []
     for text in ips:
         parsed = parse_ip(text)
         if parsed is None:
             return None
         keys.append(to_key(*parsed))
-    if not keys:
+    return keys or None
+
+
+def pool_for(pools: Mapping[str, Pool], ips: Sequence[str], *, avoid_buggy: bool = True) -> str | None:
+    """The name of the pool owning every one of ``ips`` (text), None if none does or one is not an IP."""
+    global _LAST
+    keys = ip_keys(ips)
+    if keys is None:
         return None
     cached, amap = _LAST
     if cached is not pools:

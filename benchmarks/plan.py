@@ -176,7 +176,7 @@ def bgp_advertisements(n: int) -> list[dict]:
 
 def run_bgpadv(n: int, _state: str = "") -> dict:
     objects = bgp_advertisements(n)
-    parse_config = importlib.import_module(PKG + ".config.parse").parse_config
+    parse_config = importlib.import_module(PKG + ".engine.config.parse").parse_config
     gc.collect()
     start, cpu = time.perf_counter(), time.process_time()
     result = parse_config(objects, namespace=NAMESPACE)

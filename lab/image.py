@@ -171,7 +171,7 @@ def in_root(root: Path, script: str, timeout: float = 1800) -> None:
 def configure(root: Path, mirror: Mirror) -> None:
     """Users, sudo, sshd, apt sources and cache, masked units: everything after debootstrap."""
     (root / "etc" / "apt" / "sources.list").write_text("deb %s %s main\n" % (mirror.uri, SUITE))
-    (root / "etc" / "hostname").unlink()  # absent: systemd keeps the hostname nspawn gives each host
+    (root / "etc" / "hostname").unlink(missing_ok=True)  # absent: systemd keeps the hostname nspawn gives each host
     (root / "etc" / "machine-id").write_text("")  # empty: every boot gets a fresh one
     sudoers = root / "etc" / "sudoers.d" / USER
     sudoers.write_text("%s ALL=(ALL:ALL) NOPASSWD: ALL\n" % USER)
@@ -222,6 +222,7 @@ def build(image: Path = IMAGE, stamp: Path = STAMP, mirror: Mirror | None = None
         if is_current(image, stamp):  # built by whoever held the lock
             return False
         mirror = mirror or host_mirror()
+        recipe = recipe_hash()  # read once: the stamp names what this build really followed
         work = Path(str(image) + ".new")
         shutil.rmtree(work, ignore_errors=True)
         started = time.monotonic()
@@ -246,7 +247,7 @@ def build(image: Path = IMAGE, stamp: Path = STAMP, mirror: Mirror | None = None
             pass
         shutil.rmtree(image, ignore_errors=True)
         os.rename(work, image)
-        stamp.write_text(recipe_hash() + "\n")
+        stamp.write_text(recipe + "\n")
         log("lab-image: built in %.0f s, %s" % (time.monotonic() - started, size(image)))
         return True
 

@@ -3,7 +3,8 @@
 """The lab's addresses, in one place. Only documentation ranges: 198.51.100.0/24 and
 2001:db8::/32 (203.0.113.0/24 is the API server's service CIDR). Nothing here is routed off the lab.
 
-  .2 / ::2        apiserver (kube-apiserver on :6443)
+  .2 / ::2        apiserver (kube-apiserver on :6443; with hosts, also the control-plane host cp1)
+  .5 / ::5        admin: where Ansible runs against the lab hosts (hosts.py)
   .11-.13 / ::11  node1..node3, pods of nodeN on lo: 198.51.100.(16*(N+1)).0/28 and 2001:db8:0:1N::/64
   .100 / ::100    client
   .200-.220       the demo pool (and 2001:db8:0:1::200-2001:db8:0:1::220)
@@ -19,6 +20,7 @@ V6_PREFIX = "2001:db8:0:1::/64"
 LAB_PREFIXES = (V4_PREFIX, "2001:db8::/32")
 API_V4, API_V6 = "198.51.100.2", "2001:db8:0:1::2"
 API_PORT = 6443
+ADMIN_V4, ADMIN_V6 = "198.51.100.5", "2001:db8:0:1::5"
 CLIENT_V4, CLIENT_V6 = "198.51.100.100", "2001:db8:0:1::100"
 POOL_V4 = "198.51.100.200-198.51.100.220"
 POOL_V6 = "2001:db8:0:1::200-2001:db8:0:1::220"

@@ -12,4 +12,7 @@ backend.py    a "pod": an HTTP server answering with its pod and node name
 cluster.py    the whole lab: API, controller, kube-proxies, backends, speakers
 probe.py      ARP and TCP probes of a VIP from the client (failover measurement)
 demo.py       ``make lab``;  down.py: ``make lab-down``
+image.py      the lab hosts' Debian image (debootstrap, cached by recipe)
+hosts.py      lab hosts: systemd-nspawn machines in the lab namespaces, an admin namespace, inventory
+__main__.py   ``python -m lab up [--hosts]`` / ``python -m lab down``
 """

@@ -13,6 +13,10 @@ apiserver namespace; one kube-proxy emulator, the backends scheduled there and o
 node namespace, with the command line the roles install; the controller and the speakers authenticate
 as their ServiceAccounts. There is no controller-manager or kubelet, so the lab writes Nodes,
 EndpointSlices and kube-proxy's ConfigMap itself.
+
+``LabCluster(hosts=True)`` starts no controller and no speaker: the nodes and a control-plane host
+``cp1`` (in the apiserver namespace) boot as systemd machines (``hosts.py``) for Ansible to install
+them on, from the ``admin`` namespace with build/lab/inventory.yml and build/lab/admin.kubeconfig.
 """
 
 from __future__ import annotations
@@ -30,7 +34,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import kube, netns, objects, topology
+from . import hosts as hosts_module
+from . import image, kube, netns, objects, topology
 
 ROOT = Path(__file__).resolve().parents[1]
 METAL_LB = ROOT / "bin" / "metal-lb"
@@ -70,11 +75,15 @@ def speaker_available() -> bool:
     return out.returncode == 0
 
 
-def missing_requirements() -> str | None:
-    """Why the lab cannot run here (None: it can)."""
+def missing_requirements(with_hosts: bool = False) -> str | None:
+    """Why the lab (``with_hosts``: with its systemd hosts) cannot run here (None: it can)."""
     reason = netns.missing_requirements(netns.REQUIRED_TOOLS + ("nft", "curl"))
     if reason:
         return reason
+    if with_hosts:
+        reason = hosts_module.missing_requirements()
+        if reason:
+            return reason
     if k8s_client is None:
         return "the lab needs the kubernetes Python client (make venv)"
     overlaps = netns.host_route_overlaps(list(topology.LAB_PREFIXES))
@@ -141,11 +150,18 @@ class LabCluster:
         speakers: bool | None = None,
         kube_proxy: bool = True,
         log=None,
+        hosts: bool = False,
+        hosts_dir: str | None = None,
     ) -> None:
+        """``hosts``: boot the nodes and cp1 as systemd hosts instead of starting the controller and
+        the speakers as processes; their files go to ``hosts_dir`` (default build/lab)."""
         self.node_addrs = {n.name: n for n in topology.nodes(node_count)}
         self.strict_arp = strict_arp
         self.want_speakers = speakers
         self.want_kube_proxy = kube_proxy
+        self.want_hosts = hosts
+        self.lab_hosts: hosts_module.LabHosts | None = None
+        self.hosts_dir = hosts_dir or str(hosts_module.LAB_DIR)
         self.log = log or (lambda msg: None)
         self.net = netns.Lab()
         self.workdir = ""
@@ -173,9 +189,11 @@ class LabCluster:
         self.teardown()
 
     def build(self) -> None:
-        reason = missing_requirements()
+        reason = missing_requirements(self.want_hosts)
         if reason:
             raise netns.LabError(reason)
+        if self.want_hosts and image.build(log=self.log):
+            self.log("lab image built: %s" % image.IMAGE)
         self.workdir = tempfile.mkdtemp(prefix="%s-" % self.net.prefix, dir=None)
         self.net.paths.append(self.workdir)
         # the speakers' default --status-file; removed at teardown unless it was there before us
@@ -199,6 +217,14 @@ class LabCluster:
         self.hosts["client"] = self.net.add_host(
             "client", (topology.CLIENT_V4 + "/24", topology.CLIENT_V6 + "/64")
         )
+        if self.want_hosts:  # they boot while the API server starts
+            self.lab_hosts = hosts_module.LabHosts(self.net, self.hosts_dir, log=self.log)
+            self.lab_hosts.start(
+                [hosts_module.HostSpec(hosts_module.CONTROL_PLANE, self.hosts["apiserver"], topology.API_V4,
+                                       hosts_module.CONTROLLERS)]
+                + [hosts_module.HostSpec(name, self.hosts[name], addr.v4, hosts_module.SPEAKERS)
+                   for name, addr in self.node_addrs.items()]
+            )
         self.key_file = os.path.join(self.workdir, "membership.key")
         with open(os.open(self.key_file, os.O_WRONLY | os.O_CREAT, 0o600), "w") as fh:
             fh.write(base64.b64encode(secrets.token_bytes(32)).decode() + "\n")
@@ -245,6 +271,16 @@ class LabCluster:
         self.core.create_namespaced_config_map("kube-system", objects.kube_proxy_configmap(self.strict_arp))
         for name, addr in self.node_addrs.items():
             self.core.create_node(objects.node(name, addr.v4, addr.v6))
+        if self.lab_hosts is not None:
+            self._start_kube_proxies()
+            self.lab_hosts.wait_ready()
+            self.lab_hosts.write_kubeconfig(json.dumps(admin, indent=2))
+            self.log(
+                "hosts: %s; Ansible from namespace %s: -i %s (API kubeconfig %s)"
+                % (", ".join(self.lab_hosts.containers), self.lab_hosts.admin.ns, self.lab_hosts.inventory,
+                   self.lab_hosts.kubeconfig)
+            )
+            return
         self.controller = self._spawn(
             self.hosts["apiserver"],
             [python(), str(METAL_LB), "controller", "--kubeconfig", self.controller_kubeconfig],
@@ -255,13 +291,7 @@ class LabCluster:
             kube.wait_webhooks_ready(self.host_kubeconfig, alive=lambda: controller.poll() is None)
         except kube.KubeError as exc:
             raise netns.LabError("%s (controller log: %s)" % (exc, self.logs("controller")[-1500:])) from None
-        if self.want_kube_proxy:
-            for name in self.node_addrs:
-                self.kube_proxies[name] = self._spawn(
-                    self.hosts[name],
-                    [python(), "-m", "lab.kube_proxy", "--node", name, "--kubeconfig", self.node_kubeconfig],
-                    "kube-proxy-" + name,
-                )
+        self._start_kube_proxies()
         self.has_speakers = speaker_available() if self.want_speakers is None else self.want_speakers
         if self.has_speakers:
             for name in self.node_addrs:
@@ -270,7 +300,21 @@ class LabCluster:
         else:
             self.log("speakers: not started (`bin/metal-lb speaker` is not available yet)")
 
+    def _start_kube_proxies(self) -> None:
+        if self.want_kube_proxy:
+            for name in self.node_addrs:
+                self.kube_proxies[name] = self._spawn(
+                    self.hosts[name],
+                    [python(), "-m", "lab.kube_proxy", "--node", name, "--kubeconfig", self.node_kubeconfig],
+                    "kube-proxy-" + name,
+                )
+
     def teardown(self) -> None:
+        if self.lab_hosts is not None:
+            try:
+                self.lab_hosts.teardown()  # powered off before their namespaces go
+            finally:
+                self.lab_hosts = None
         if self.api is not None:
             try:
                 self.api.close()

@@ -3,7 +3,8 @@
 """``make lab-down``: remove what a lab left behind (``make lab KEEP=1``, a crashed run).
 
 Only what a lab recorded in /run/metal-lb-lab/: its processes (by PID, checked against their
-start time), namespaces and files. A lab whose builder is still running (a test session) is left
+start time; a lab host's container goes with its PID 1), namespaces and files, and build/lab/ of
+lab hosts whose lab is gone. A lab whose builder is still running (a test session) is left
 alone; ``--force`` removes it too.
 """
 
@@ -13,7 +14,7 @@ import argparse
 import os
 import sys
 
-from . import netns
+from . import hosts, netns
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,6 +25,9 @@ def main(argv: list[str] | None = None) -> int:
         print("lab-down: needs root (the lab's namespaces belong to root)")
         return 2
     removed, skipped = netns.remove_recorded_labs(force=args.force)
+    directory = hosts.remove_stale_directory()  # the lab hosts' key and inventory, once their lab is gone
+    if directory:
+        removed.append(directory)
     for item in removed:
         print("lab-down: removed %s" % item)
     for item in skipped:

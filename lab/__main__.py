@@ -1,0 +1,65 @@
+# Copyright: metal.lb contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""``python -m lab up [--hosts]`` leaves a lab running; ``python -m lab down`` removes it.
+
+``up`` builds the namespaces and the API server and then either starts the controller and the
+speakers as processes (as ``make lab`` does) or, with ``--hosts``, boots the nodes and cp1 as systemd
+hosts for Ansible (``hosts.py``) and starts neither. The lab stays up after ``up`` returns; ``down``
+(``make lab-down``) removes it: containers, processes, namespaces and build/lab/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from . import down, kube, netns, topology
+from .cluster import LabCluster, missing_requirements
+
+
+def up(args: argparse.Namespace) -> int:
+    reason = missing_requirements(args.hosts)
+    if reason:
+        print("lab up: %s" % reason)
+        return 2
+    started = time.monotonic()
+    lab = LabCluster(node_count=args.nodes, hosts=args.hosts, log=lambda m: print("   " + m, flush=True))
+    try:
+        lab.__enter__()
+    except (netns.LabError, kube.KubeError) as exc:
+        print("lab up: %s" % exc)
+        return 1
+    except KeyboardInterrupt:
+        print("lab up: interrupted")
+        return 130
+    lab.api.close()
+    print("\nThe lab is up (%.0f s), namespaces %s-*:" % (time.monotonic() - started, lab.net.prefix))
+    print("   kubectl:  %s --kubeconfig %s get nodes" % (kube.binary("kubectl"), lab.host_kubeconfig))
+    if lab.lab_hosts is not None:
+        admin = lab.lab_hosts.admin.ns
+        print("   Ansible:  ip netns exec %s ansible -i %s all -m ping" % (admin, lab.lab_hosts.inventory))
+        node1 = topology.nodes(1)[0].v4
+        print("   a host:   ip netns exec %s ssh -i %s ansible@%s" % (admin, lab.lab_hosts.key, node1))
+        print("   the API from there: KUBECONFIG=%s (https://%s:%d)" % (lab.lab_hosts.kubeconfig, topology.API_V4,
+                                                                    topology.API_PORT))
+    print("Remove it with: python -m lab down (make lab-down)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lab")
+    commands = parser.add_subparsers(dest="command", required=True)
+    up_parser = commands.add_parser("up", help="build a lab and leave it running")
+    up_parser.add_argument("--hosts", action="store_true", help="nodes and cp1 as systemd hosts, for Ansible")
+    up_parser.add_argument("--nodes", type=int, default=3, help="number of nodes (1 to 4)")
+    down_parser = commands.add_parser("down", help="remove what a lab left running")
+    down_parser.add_argument("--force", action="store_true", help="also labs whose builder is still running")
+    args = parser.parse_args(argv)
+    if args.command == "up":
+        return up(args)
+    return down.main(["--force"] if args.force else [])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

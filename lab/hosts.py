@@ -381,7 +381,12 @@ class LabHosts:
             time.sleep(0.3)
         raise netns.LabError(
             "host %s did not answer over SSH at %s within its boot time (%s); console: %s"
-            % (name, container.spec.address, last or "nspawn exited", self.console(name)[-1500:])
+            % (
+                name,
+                container.spec.address,
+                "systemd-nspawn exited" if container.nspawn.poll() is not None else last or "no answer yet",
+                self.console(name)[-1500:],
+            )
         )
 
     def _end_admin_sessions(self) -> None:

@@ -173,6 +173,12 @@ class LabHosts:
         return str(self.directory / "admin.kubeconfig")
 
     @property
+    def control_dir(self) -> str:
+        """Ansible's SSH sockets: beside the lab's state, a short path whatever the checkout's is
+        (a socket path has at most 107 bytes); removed with the lab, also by ``make lab-down``."""
+        return os.path.join(self.net.state_dir, "%s-ssh" % self.net.prefix)
+
+    @property
     def owner_file(self) -> Path:
         return self.directory / "lab.json"
 
@@ -183,6 +189,8 @@ class LabHosts:
         boot in parallel; ``wait_ready`` waits for them)."""
         self._claim()
         self._write_key()
+        os.makedirs(self.control_dir, mode=0o700, exist_ok=True)
+        self.net.paths.append(self.control_dir)
         self._write_hosts_file(specs)
         self.admin = self.net.add_host("admin", (topology.ADMIN_V4 + "/24", topology.ADMIN_V6 + "/64"))
         for spec in specs:
@@ -226,6 +234,7 @@ class LabHosts:
         self.containers.clear()
         if self.admin is not None:
             self._end_admin_sessions()
+        shutil.rmtree(self.control_dir, ignore_errors=True)
         if self.claimed and not os.environ.get("METAL_LB_LAB_KEEP_LOGS"):
             shutil.rmtree(self.directory, ignore_errors=True)
         self.claimed = False
@@ -270,7 +279,7 @@ class LabHosts:
                     "ansible_user": USER,
                     "ansible_ssh_private_key_file": self.key,
                     # ControlPath per lab: another lab's multiplexed connection is never reused
-                    "ansible_ssh_common_args": "%s -o ControlPath=%s/cp-%%C" % (NO_HOST_KEYS, self.directory),
+                    "ansible_ssh_common_args": "%s -o ControlPath=%s/%%C" % (NO_HOST_KEYS, self.control_dir),
                     "ansible_python_interpreter": "/usr/bin/python3",
                 },
                 "children": groups,

@@ -115,12 +115,19 @@ def test_a_node_has_what_the_speaker_and_frr_need(hosts_lab):
         "node2",
         "sudo ip link add mlbtest0 type bridge && sudo ip addr add 198.51.100.250/32 dev mlbtest0 "
         "&& ip -br addr show dev mlbtest0 && sudo ip link del mlbtest0 "
-        "&& sudo sysctl -qw net.ipv4.conf.eth0.arp_ignore=0 && echo sysctl-ok",
+        "&& sudo sysctl -qw net.ipv4.conf.eth0.arp_ignore=$(cat /proc/sys/net/ipv4/conf/eth0/arp_ignore) "
+        "&& echo sysctl-ok",
     )
     assert out.returncode == 0, out.stderr
     assert "198.51.100.250/32" in out.stdout and "sysctl-ok" in out.stdout
     raw = lab_hosts.ssh("node2", "sudo python3 -c 'import socket; socket.socket(socket.AF_PACKET, socket.SOCK_RAW)'")
     assert raw.returncode == 0, raw.stderr
+
+
+def test_a_host_makes_a_python_venv_for_a_wheelhouse(hosts_lab):
+    """The roles install metal.lb from wheels into a venv: python3-venv brings pip without a network."""
+    out = hosts_lab.lab_hosts.ssh("node1", "python3 -m venv /tmp/mlb-venv && /tmp/mlb-venv/bin/pip --version")
+    assert out.returncode == 0 and out.stdout.startswith("pip "), out.stdout + out.stderr
 
 
 def test_frr_installs_from_the_image_without_a_network(hosts_lab):

@@ -192,8 +192,12 @@ class LabCluster:
         reason = missing_requirements(self.want_hosts)
         if reason:
             raise netns.LabError(reason)
-        if self.want_hosts and image.build(log=self.log):
-            self.log("lab image built: %s" % image.IMAGE)
+        if self.want_hosts:
+            try:
+                if image.build(log=self.log):
+                    self.log("lab image built: %s" % image.IMAGE)
+            except image.ImageError as exc:
+                raise netns.LabError(str(exc)) from None
         self.workdir = tempfile.mkdtemp(prefix="%s-" % self.net.prefix, dir=None)
         self.net.paths.append(self.workdir)
         # the speakers' default --status-file; removed at teardown unless it was there before us

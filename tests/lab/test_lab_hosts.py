@@ -36,10 +36,7 @@ def host_requirements(lab_requirements):
     reason = hosts.missing_requirements()
     if reason:
         pytest.skip(reason)
-    try:
-        image.build(log=lambda msg: None)
-    except image.ImageError as exc:
-        pytest.skip("the lab image cannot be built here: %s" % exc)
+    image.build(log=lambda msg: None)  # a machine that has the tools but cannot build it is a failure
 
 
 @pytest.fixture(scope="module")

@@ -89,6 +89,23 @@ def is_current(image: Path = IMAGE, stamp: Path = STAMP) -> bool:
         return False
 
 
+def users(image: Path = IMAGE) -> list[int]:
+    """PIDs of the systemd-nspawn processes booted from ``image`` (lab hosts that are up): a rebuild
+    would pull the files from under their overlays."""
+    wanted = "--directory=%s" % image
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            argv = Path("/proc/%s/cmdline" % entry).read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if os.path.basename(argv[0].decode(errors="replace")) == "systemd-nspawn" and wanted.encode() in argv:
+            found.append(int(entry))
+    return found
+
+
 def _deb822_sources(text: str) -> list[dict[str, str]]:
     stanzas, current, key = [], {}, None
     for line in text.splitlines() + [""]:
@@ -222,6 +239,12 @@ def build(image: Path = IMAGE, stamp: Path = STAMP, mirror: Mirror | None = None
         fcntl.flock(lock, fcntl.LOCK_EX)
         if is_current(image, stamp):  # built by whoever held the lock
             return False
+        running = users(image)
+        if running:
+            raise ImageError(
+                "%s must be rebuilt (its recipe changed) but lab hosts run from it (systemd-nspawn PIDs %s): "
+                "remove their lab first (make lab-down)" % (image, ", ".join(map(str, running)))
+            )
         mirror = mirror or host_mirror()
         recipe = recipe_hash()  # read once: the stamp names what this build really followed
         work = Path(str(image) + ".new")

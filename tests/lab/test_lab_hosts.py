@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -273,3 +274,28 @@ def test_an_image_from_another_recipe_is_not_current(tmp_path):
     assert image.is_current(root, stamp)
     stamp.write_text("0" * 64 + "\n")
     assert not image.is_current(root, stamp)
+
+
+def test_an_image_lab_hosts_run_from_is_not_rebuilt_under_them(tmp_path, monkeypatch):
+    root, stamp = tmp_path / "image", tmp_path / "recipe"
+    root.mkdir()
+    stamp.write_text("0" * 64 + "\n")  # another recipe: a rebuild is due
+    holder = subprocess.Popen(
+        ["bash", "-c", 'exec -a systemd-nspawn "$0" -c "import time; time.sleep(30)" --directory=%s' % root,
+         sys.executable]
+    )
+    try:
+        for _ in range(100):  # until bash has exec'd (bounded)
+            if image.users(root):
+                break
+            time.sleep(0.05)
+        assert image.users(root) == [holder.pid]
+        assert image.users(tmp_path / "other") == []
+        monkeypatch.setattr(os, "geteuid", lambda: 0)
+        monkeypatch.setattr(shutil, "which", lambda tool: "/usr/bin/" + tool)
+        with pytest.raises(image.ImageError, match=r"lab hosts run from it \(systemd-nspawn PIDs %d\)" % holder.pid):
+            image.build(root, stamp, mirror=image.Mirror("http://mirror.example/debian"))
+        assert root.is_dir() and stamp.read_text().startswith("0" * 64)
+    finally:
+        holder.kill()
+        holder.wait(10)

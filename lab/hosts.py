@@ -399,12 +399,14 @@ class LabHosts:
         )
 
     def _end_admin_sessions(self) -> None:
-        """SSH connections Ansible left in the admin namespace (multiplexing masters) end with it."""
+        """SSH connections Ansible left in the admin namespace (its multiplexing masters, which would
+        linger until ControlPersist expires) end with the lab; nothing else there is touched."""
         assert self.admin is not None
         out = netns.run(["ip", "netns", "pids", self.admin.ns], check=False)
         for pid in out.stdout.split():
             try:
-                os.kill(int(pid), signal.SIGTERM)
+                if Path("/proc/%s/comm" % pid).read_text().strip() == "ssh":
+                    os.kill(int(pid), signal.SIGTERM)
             except (OSError, ValueError):
                 pass
 

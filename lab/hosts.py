@@ -261,6 +261,14 @@ class LabHosts:
     def ssh(self, name: str, command: str, timeout: float = 60, check: bool = False) -> subprocess.CompletedProcess:
         return netns.run(self.ssh_argv(name, command), timeout=timeout, check=check)
 
+    def run_in_admin(self, *argv: str, timeout: float = 600, **kw) -> subprocess.CompletedProcess:
+        """``argv`` (ansible, ansible-playbook, kubectl …) in the admin namespace; never raises on
+        its exit status (the caller reads it)."""
+        assert self.admin is not None
+        return subprocess.run(
+            self.admin.cmd(*argv), capture_output=True, text=True, timeout=timeout, check=False, **kw
+        )
+
     def console(self, name: str) -> str:
         """The tail of a host's console (its boot messages)."""
         try:

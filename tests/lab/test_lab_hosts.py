@@ -54,12 +54,6 @@ def hosts_lab(host_requirements, tmp_path_factory):
     assert netlab.leftover_namespaces(lab.net.prefix) == []
 
 
-def run_in_admin(lab, *argv: str, timeout: float = 180) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        lab.lab_hosts.admin.cmd(*argv), capture_output=True, text=True, timeout=timeout, check=False
-    )
-
-
 def test_every_host_boots_systemd_with_its_name(hosts_lab):
     lab_hosts = hosts_lab.lab_hosts
     assert sorted(lab_hosts.containers) == sorted(("cp1",) + NODES)
@@ -73,13 +67,13 @@ def test_ansible_reaches_every_host_from_the_admin_namespace(hosts_lab):
     if ansible is None or ansible_inventory is None:
         pytest.skip("ansible is not installed (make venv)")
     inventory = hosts_lab.lab_hosts.inventory
-    listed = json.loads(run_in_admin(hosts_lab, ansible_inventory, "-i", inventory, "--list").stdout)
+    listed = json.loads(hosts_lab.lab_hosts.run_in_admin(ansible_inventory, "-i", inventory, "--list").stdout)
     assert listed[hosts.CONTROLLERS]["hosts"] == ["cp1"]
     assert sorted(listed[hosts.SPEAKERS]["hosts"]) == list(NODES)
-    out = run_in_admin(hosts_lab, ansible, "-i", inventory, "all", "-m", "ping")
+    out = hosts_lab.lab_hosts.run_in_admin(ansible, "-i", inventory, "all", "-m", "ping")
     assert out.returncode == 0, out.stdout + out.stderr
     # passwordless sudo, as the roles' `become` needs
-    out = run_in_admin(hosts_lab, ansible, "-i", inventory, "all", "-b", "-m", "command", "-a", "id -u")
+    out = hosts_lab.lab_hosts.run_in_admin(ansible, "-i", inventory, "all", "-b", "-m", "command", "-a", "id -u")
     assert out.returncode == 0, out.stdout + out.stderr
     assert sorted(line.split()[0] for line in out.stdout.splitlines() if "CHANGED" in line) == sorted(
         ("cp1",) + NODES
@@ -90,7 +84,7 @@ def test_ansible_reaches_every_host_from_the_admin_namespace(hosts_lab):
 def test_the_api_answers_the_admin_namespace_with_the_lab_kubeconfig(hosts_lab):
     from lab import kube
 
-    out = run_in_admin(hosts_lab, kube.binary("kubectl"), "--kubeconfig", hosts_lab.lab_hosts.kubeconfig,
+    out = hosts_lab.lab_hosts.run_in_admin(kube.binary("kubectl"), "--kubeconfig", hosts_lab.lab_hosts.kubeconfig,
                        "get", "nodes", "-o", "name")
     assert out.returncode == 0, out.stderr
     assert sorted(out.stdout.split()) == ["node/%s" % n for n in NODES]

@@ -96,6 +96,9 @@ class L2StatusWriter:
     ``set(key, interfaces)`` says this node announces it, ``set(key, None)`` that it does not.
     """
 
+    plural = PLURAL  # the status kind it writes (kube.bgp_status reuses the worker for ServiceBGPStatus)
+    version = VERSION
+
     def __init__(self, custom_api, namespace: str, node: str, cached: Callable[[str], list[dict]], *,
                  qps: float = 20.0, burst: int = 50, backoff_min: float = 0.2, backoff_max: float = 30.0,
                  on_error: Callable[[str, Exception], None] | None = None) -> None:
@@ -227,7 +230,7 @@ class L2StatusWriter:
     def _list(self, key: str) -> list[dict]:
         ns, name = key.split("/", 1)
         selector = "%s=%s,%s=%s" % (NAMESPACE_LABEL, ns, NAME_LABEL, name)
-        resp = self._api.list_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL,
+        resp = self._api.list_namespaced_custom_object(GROUP, self.version, self.namespace, self.plural,
                                                        label_selector=selector, _preload_content=False,
                                                        _request_timeout=REQUEST_TIMEOUT)
         return json.loads(resp.data).get("items") or []
@@ -235,7 +238,7 @@ class L2StatusWriter:
     def _delete(self, obj: dict) -> None:
         self._pace()
         try:
-            self._api.delete_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL,
+            self._api.delete_namespaced_custom_object(GROUP, self.version, self.namespace, self.plural,
                                                       obj["metadata"]["name"], _preload_content=False,
                                                       _request_timeout=REQUEST_TIMEOUT)
             self.writes += 1

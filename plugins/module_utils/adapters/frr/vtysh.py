@@ -20,7 +20,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ...engine.bgp.frr_config import redact
 from ...engine.bgp.frr_diff import CONFIGURE, END
@@ -33,7 +33,7 @@ _WARNINGS = ("% Echo mode works correctly",)  # bfdd's advice, not an error
 @dataclass(frozen=True)
 class CommandError:
     """One command FRR refused: ``command`` (indentation kept, password masked) and FRR's message.
-    ``index``: its position in the batch (-1 when FRR did not say)."""
+    ``index``: its position in the batch given to ``apply`` (-1 when FRR did not say)."""
 
     index: int
     command: str
@@ -63,7 +63,8 @@ class Vtysh:
     def apply(self, commands: Sequence[str]) -> list[CommandError]:
         """Load ``commands`` (``frr_diff.diff``'s batch, with or without its ``configure terminal``
         … ``end``); the commands FRR refused. VtyshError when vtysh could not run at all."""
-        lines = [c for c in commands if c not in (CONFIGURE, END)]
+        positions = [i for i, c in enumerate(commands) if c not in (CONFIGURE, END)]
+        lines = [commands[i] for i in positions]
         if not lines:
             return []
         fd, path = tempfile.mkstemp(prefix="metal-lb-", suffix=".conf", dir=self.tmp_dir)
@@ -78,7 +79,9 @@ class Vtysh:
             except OSError:
                 pass
         self.batches += 1
-        return parse_errors(lines, done.returncode, (done.stdout or "") + (done.stderr or ""))
+        errors = parse_errors(lines, done.returncode, (done.stdout or "") + (done.stderr or ""))
+        # positions in ``commands``, as the caller numbers them
+        return [replace(e, index=positions[e.index]) if 0 <= e.index < len(positions) else e for e in errors]
 
     def show_json(self, command: str, timeout: float = 10.0):
         """``command`` (a ``show ... json``) parsed; VtyshError when FRR does not answer."""

@@ -83,6 +83,20 @@ class Vtysh:
         # positions in ``commands``, as the caller numbers them
         return [replace(e, index=positions[e.index]) if 0 <= e.index < len(positions) else e for e in errors]
 
+    def execute(self, commands: Sequence[str], timeout: float = 10.0) -> list[str]:
+        """Run exec-mode ``commands`` (``clear bgp ... soft out``) in one vtysh; FRR's error lines."""
+        if not commands:
+            return []
+        args: list[str] = []
+        for command in commands:
+            args += ["-c", command]
+        done = self._vtysh(args, timeout=timeout)
+        errors = [line.strip() for line in ((done.stdout or "") + (done.stderr or "")).splitlines()
+                  if line.strip().startswith("%")]
+        if done.returncode != 0 and not errors:
+            errors.append("vtysh exited with status %d" % done.returncode)
+        return errors
+
     def show_json(self, command: str, timeout: float = 10.0):
         """``command`` (a ``show ... json``) parsed; VtyshError when FRR does not answer."""
         done = self._vtysh(["-c", command], timeout=timeout)

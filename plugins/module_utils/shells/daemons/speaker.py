@@ -350,7 +350,8 @@ class Speaker:
         objects = list(self._nodes.items())
         for informer in self._config_informers:
             objects.extend(informer.items())
-        result = parse_config(objects, namespace=self.namespace)
+        # this speaker's BGP is FRR's: the fields only MetalLB's native speaker rejects are valid here
+        result = parse_config(objects, namespace=self.namespace, bgp_type="frr")
         errors = [str(e) for e in result.errors]
         if not errors:
             orphans = sorted(k for k, ips in self._announced().items() if pool_for(result.config, ips) is None)

@@ -57,6 +57,7 @@ class FakeVtysh:
         self.refuse = refuse
         self.running = running
         self.sessions: dict = {}
+        self.executed: list[list[str]] = []
 
     def wait_ready(self, timeout: float = 10.0) -> bool:
         return True
@@ -67,6 +68,10 @@ class FakeVtysh:
 
     def running_config(self, timeout: float = 20.0) -> str:
         return self.running
+
+    def execute(self, commands, timeout: float = 10.0):
+        self.executed.append(list(commands))
+        return []
 
     def show_json(self, command: str, timeout: float = 10.0):
         return self.sessions
@@ -213,6 +218,8 @@ def test_planned_stop_sends_graceful_shutdown_then_withdraws_then_stops_frr():
     h.proto.stop()
     shutdown, withdraw = h.vtysh.batches[-2:]
     assert any("65535:0" in c for c in shutdown) and not any("no network" in c for c in shutdown)
+    # the routes already sent get the community too: re-sent (soft), the session is not reset
+    assert ["clear bgp ipv4 unicast 198.51.100.254 soft out"] in h.vtysh.executed
     assert "  no network 198.51.100.10/32" in withdraw and not any("no neighbor" in c for c in withdraw)
     assert h.frr.calls == ["start", "stop"]
 
@@ -274,3 +281,12 @@ def test_render_model_of_the_applied_state_is_what_was_sent():
     h = Harness(base())
     h.run_pass()
     assert h.proto._applied == render_model(h.proto._applied_state)
+
+
+def test_a_changed_community_is_re_sent_softly_and_only_to_its_peer():
+    h = Harness(base(peer("other", peerAddress="198.51.100.253")))
+    h.run_pass()
+    assert h.vtysh.executed == []  # new prefixes: their network statement is the UPDATE
+    h.replace("BGPAdvertisement", "bgp", bgpad(communities=["64500:9"], peers=["other"]))
+    h.run_pass()
+    assert h.vtysh.executed[-1] == ["clear bgp ipv4 unicast 198.51.100.253 soft out"]

@@ -34,8 +34,9 @@ ROUTER_HEADER = ("no bgp ebgp-requires-policy", "no bgp network import-check", "
 # bfdd's defaults (MetalLB documents the same): what an unset BFDProfile field means
 BFD_DEFAULTS = {"receive-interval": 300, "transmit-interval": 300, "detect-multiplier": 3,
                 "echo receive-interval": 50, "echo transmit-interval": 50}
-# bgpd re-evaluates route-maps (and the prefix-lists they match) 5 s after a change by default: a new
-# prefix would wait that long behind its prefix-list entry. 0: at once.
+# bgpd takes a changed route-map (or a prefix-list it matches) into use 5 s after the change by default:
+# a new prefix would wait that long behind its prefix-list entry. 0: at once, for every route sent from
+# then on; routes already sent are re-sent only on request (frr_diff.soft_out_commands).
 GLOBAL_HEADER = ("ip nht resolve-via-default", "ipv6 nht resolve-via-default", "bgp route-map delay-timer 0")
 _PASSWORD = re.compile(r"(\bpassword ).*$", re.MULTILINE)
 

@@ -6,8 +6,9 @@ Namespaces of the test: ``node`` (the speaker, its FRR, and etcd + kube-apiserve
 loopback, reached from here through ``lab.relay``) and ``router`` (an FRR that accepts two iBGP
 sessions from the node: 198.51.100.2 → .3 and 198.51.100.1 → .4). Everything is checked from the
 router: sessions up, the Service's prefix with its community and LOCAL_PREF, a peer changed
-without resetting the other session, a deleted Service withdrawn, and on a planned stop the
-GRACEFUL_SHUTDOWN community before the withdrawal. Processes are stopped by PID, namespaces and
+without resetting the other session, a deleted Service withdrawn, a crashed speaker's FRR adopted
+by the next speaker without a reset, and on a planned stop the GRACEFUL_SHUTDOWN community before
+the withdrawal. Processes are stopped by PID, namespaces and
 FRR directories removed, also on failure."""
 
 from __future__ import annotations
@@ -227,6 +228,20 @@ def test_the_speaker_announces_changes_and_drains_through_frr(lab):
                                                   "spec": {"type": "LoadBalancer", "ports": [{"port": 80}]}})
     lab["core"].patch_namespaced_service_status("web", "app", {"status": {"loadBalancer": {"ingress": [{"ip": VIP}]}}})
     assert wait_for(router.route), "not announced again:\n" + speaker_log(lab)
+
+    # the speaker crashes: its FRR keeps the sessions and routes; a new speaker adopts them, resets nothing
+    established = {a: n["connectionsEstablished"] for a, n in router.neighbors().items()}
+    speaker.kill()
+    speaker.wait(10)
+    assert SpeakerFrr(lab["name"] + "s").running() and router.route() is not None
+    speaker = start_speaker(lab)
+    assert wait_for(lambda: "FRR instance %s adopted" % (lab["name"] + "s") in speaker_log(lab)), speaker_log(lab)
+    time.sleep(1.0)  # its first pass
+    adopted = speaker_log(lab).split("adopted", 1)[1].split("status file:", 1)[0]
+    assert "command(s) applied" not in adopted, adopted  # FRR read back: it already held everything
+    after = router.neighbors()
+    assert {a: n["connectionsEstablished"] for a, n in after.items()} == established
+    assert all(n["bgpState"] == "Established" for n in after.values()) and router.route() is not None
 
     # planned stop: GRACEFUL_SHUTDOWN first, then the withdrawal
     speaker.send_signal(signal.SIGTERM)

@@ -37,13 +37,17 @@ class FakeFrr:
     def __init__(self, adopted: bool = False) -> None:
         self.adopted = adopted
         self.calls: list[str] = []
+        self.died = False
 
     def start(self) -> bool:
         self.calls.append("start")
         return not self.adopted
 
     def restart_if_dead(self) -> bool:
-        return False
+        died, self.died = self.died, False
+        if died:
+            self.calls.append("restart")
+        return died
 
     def stop(self, remove: bool = False) -> None:
         self.calls.append("stop")
@@ -290,3 +294,15 @@ def test_a_changed_community_is_re_sent_softly_and_only_to_its_peer():
     h.replace("BGPAdvertisement", "bgp", bgpad(communities=["64500:9"], peers=["other"]))
     h.run_pass()
     assert h.vtysh.executed[-1] == ["clear bgp ipv4 unicast 198.51.100.253 soft out"]
+
+
+def test_a_dead_frr_daemon_restarts_the_instance_and_everything_is_applied_again():
+    h = Harness(base())
+    h.run_pass()
+    first = h.vtysh.batches[0]
+    h.frr.died = True
+    h.proto.poll()
+    assert h.frr.calls == ["start", "restart"]
+    assert h.vtysh.batches[-1] == first  # the whole configuration, as on a fresh start
+    h.run_pass()
+    assert len(h.vtysh.batches) == 2

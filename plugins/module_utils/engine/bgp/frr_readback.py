@@ -170,8 +170,9 @@ def parse_running_config(text: str) -> FrrConfig:
             bfd.extend(_bfd_profiles(body))
         elif not body:
             header.append(command)
+    ours = tuple(h for h in GLOBAL_HEADER if h in header)
+    others = tuple(h for h in header if h not in GLOBAL_HEADER)
     return FrrConfig(prefix_lists=tuple(sorted((k, tuple(v)) for k, v in prefix_lists.items())),
                      route_maps=tuple(sorted(route_maps.items())),
                      routers=tuple(sorted(routers, key=lambda r: r.vrf)), bfd_profiles=tuple(sorted(bfd)),
-                     header=tuple(h for h in GLOBAL_HEADER if h in header) + tuple(h for h in header
-                                                                                 if h not in GLOBAL_HEADER))
+                     header=ours + others)

@@ -174,7 +174,9 @@ def test_local_traffic_policy_announces_only_with_local_endpoints():
 
 
 def test_a_refused_command_is_reported_once_and_the_rest_still_flows():
-    refuse = lambda c: c.strip().startswith("receive-interval")  # noqa: E731
+    def refuse(command):
+        return command.strip().startswith("receive-interval")
+
     h = Harness(base(bfd("fast", receiveInterval=100)), refuse=refuse)
     h.replace("BGPPeer", "router", peer(bfdProfile="fast"))
     h.run_pass()

@@ -35,10 +35,12 @@ class BGPStatusWriter(L2StatusWriter):
     plural = PLURAL
     version = VERSION
 
-    def set(self, key: str, peers: tuple[str, ...] | None) -> None:  # type: ignore[override]
-        super().set(key, tuple(sorted(peers)) if peers else None)
+    def set(self, key: str, wanted: tuple[str, ...] | None) -> None:
+        """``wanted``: the peers Service ``key`` is advertised to (None or empty: no object)."""
+        super().set(key, tuple(sorted(wanted)) if wanted else None)
 
-    def _in_sync(self, key: str, peers: tuple[str, ...] | None) -> bool:
+    def _in_sync(self, key: str, wanted: tuple[str, ...] | None) -> bool:
+        peers = wanted
         mine = [o for o in self._cached(key) if object_node(o) == self.node]
         if peers is None:
             return not mine
@@ -47,7 +49,8 @@ class BGPStatusWriter(L2StatusWriter):
         ns, name = key.split("/", 1)
         return (mine[0].get("status") or {}) == desired_status(self.node, ns, name, peers)
 
-    def _converge(self, key: str, peers: tuple[str, ...] | None) -> None:
+    def _converge(self, key: str, wanted: tuple[str, ...] | None) -> None:
+        peers = wanted
         mine = [o for o in self._list(key) if object_node(o) == self.node]  # fresh, not the cache
         if peers is None:
             for obj in mine:

@@ -131,8 +131,10 @@ class L2StatusWriter:
         if self._thread.ident is not None:  # a speaker stopped before it ran never started it
             self._thread.join(timeout)
 
-    def set(self, key: str, interfaces: tuple[str, ...] | None) -> None:
-        """Desired state of Service ``key``: announced here on ``interfaces`` (() = all), or None."""
+    def set(self, key: str, wanted: tuple[str, ...] | None) -> None:
+        """Desired state of Service ``key``: announced here on ``wanted`` interfaces (() = all), or None
+        (``bgp_status``: the peers it is advertised to)."""
+        interfaces = wanted
         with self._cond:
             stored = self._desired.get(key, _ABSENT)
             if stored == interfaces and key in self._failures:
@@ -160,8 +162,9 @@ class L2StatusWriter:
             return dict(self._desired)
 
     # ------------------------------------------------------------------ decisions (no I/O)
-    def _in_sync(self, key: str, interfaces: tuple[str, ...] | None) -> bool:
+    def _in_sync(self, key: str, wanted: tuple[str, ...] | None) -> bool:
         """Does the informer cache already show the desired state for ``key``?"""
+        interfaces = wanted
         objs = self._cached(key)
         mine = [o for o in objs if object_node(o) == self.node]
         if interfaces is None:
@@ -246,7 +249,8 @@ class L2StatusWriter:
             if exc.status != 404:
                 raise
 
-    def _converge(self, key: str, interfaces: tuple[str, ...] | None) -> None:
+    def _converge(self, key: str, wanted: tuple[str, ...] | None) -> None:
+        interfaces = wanted
         objs = self._list(key)  # fresh: the cache may lag behind our own last write
         ns, name = key.split("/", 1)
         mine = [o for o in objs if object_node(o) == self.node]

@@ -5,7 +5,7 @@
 Namespaces of the test: ``node`` (the speaker, its FRR, and etcd + kube-apiserver on the node's
 loopback, reached from here through ``lab.relay``) and ``router`` (an FRR that accepts two iBGP
 sessions from the node: 198.51.100.2 → .3 and 198.51.100.1 → .4). Everything is checked from the
-router: sessions up, the Service's prefix with its community and LOCAL_PREF, a peer changed
+router: sessions up (BFD on one), the Service's prefix with its community and LOCAL_PREF, a peer changed
 without resetting the other session, a deleted Service withdrawn, a crashed speaker's FRR adopted
 by the next speaker without a reset, and on a planned stop the GRACEFUL_SHUTDOWN community before
 the withdrawal. Processes are stopped by PID, namespaces and
@@ -113,6 +113,7 @@ def lab():
             router_frr.start(listen=True)
             router_frr.vtysh(["configure terminal", "router bgp 64500", "no bgp ebgp-requires-policy",
                               "neighbor 198.51.100.2 remote-as 64500", "neighbor 198.51.100.2 passive",
+                              "neighbor 198.51.100.2 bfd",
                               "neighbor 198.51.100.1 remote-as 64500", "neighbor 198.51.100.1 passive", "end"])
             yield {"name": name, "workdir": workdir, "cluster": cluster, "api": api, "core": k8s_client.CoreV1Api(api),
                    "custom": k8s_client.CustomObjectsApi(api), "discovery": k8s_client.DiscoveryV1Api(api),
@@ -145,7 +146,8 @@ def create_objects(lab) -> None:
     for plural, obj in (
             ("ipaddresspools", cr("IPAddressPool", "pool", {"addresses": ["198.51.100.64/28"]})),
             ("bgpadvertisements", cr("BGPAdvertisement", "ads", {"localPref": 150, "communities": ["64500:77"]})),
-            ("bgppeers", cr("BGPPeer", "router-a", {"myASN": 64500, "peerASN": 64500,
+            ("bfdprofiles", cr("BFDProfile", "fast", {"receiveInterval": 100, "transmitInterval": 100})),
+            ("bgppeers", cr("BGPPeer", "router-a", {"myASN": 64500, "peerASN": 64500, "bfdProfile": "fast",
                                                     "peerAddress": "198.51.100.3"}, "v1beta2")),
             ("bgppeers", cr("BGPPeer", "router-b", {"myASN": 64500, "peerASN": 64500, "peerAddress": "198.51.100.4",
                                                     "sourceAddress": "198.51.100.1"}, "v1beta2"))):
@@ -210,8 +212,15 @@ def test_the_speaker_announces_changes_and_drains_through_frr(lab):
 
     assert wait_for(lambda: bgp_status() == [{"node": "node1", "serviceName": "web", "serviceNamespace": "app",
                                               "peers": ["router-a", "router-b"]}]), bgp_status()
-    with open(os.path.join(lab["workdir"], "speaker-node1.json"), encoding="utf-8") as handle:
-        assert {s["name"] for s in json.load(handle)["bgp"]["sessions"]} == {"router-a", "router-b"}
+
+    def sessions():
+        with open(os.path.join(lab["workdir"], "speaker-node1.json"), encoding="utf-8") as handle:
+            return {s["name"]: s for s in json.load(handle)["bgp"]["sessions"]}
+
+    # the status file (metal.lb.announce): both sessions up, router-a's BFD session up (bfdd, profile "fast")
+    assert wait_for(lambda: sessions()["router-a"]["bfd"] == "up" and sessions()["router-b"]["state"] ==
+                    "Established"), sessions()
+    assert sessions()["router-b"]["bfd"] == "" and sessions()["router-a"]["prefixes_sent"] == 1
 
     # router-b changes (timers): router-a's session is not reset
     before = router.neighbors()["198.51.100.2"]["connectionsEstablished"]

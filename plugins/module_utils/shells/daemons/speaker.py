@@ -380,8 +380,9 @@ class Speaker:
         self._config = result.config
         for protocol in self.protocols:
             protocol.set_config(result.config)
-        LOG.info("configuration loaded: %d pools, %d L2 advertisements", len(result.config.pools),
-                 len(result.config.l2_advertisements))
+        LOG.info("configuration loaded: %d pools, %d L2 advertisements, %d BGP advertisements, %d BGP peers",
+                 len(result.config.pools), len(result.config.l2_advertisements),
+                 len(result.config.bgp_advertisements), len(result.config.peers))
         return True
 
     def _write_config_state(self, errors: list[str]) -> None:

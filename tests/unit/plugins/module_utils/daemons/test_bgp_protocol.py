@@ -308,3 +308,27 @@ def test_a_dead_frr_daemon_restarts_the_instance_and_everything_is_applied_again
     assert h.vtysh.batches[-1] == first  # the whole configuration, as on a fresh start
     h.run_pass()
     assert len(h.vtysh.batches) == 2
+
+
+def test_vtysh_sends_bgpd_blocks_to_bgpd_alone_in_the_batch_order(tmp_path):
+    import subprocess
+
+    from ansible_collections.metal.lb.plugins.module_utils.adapters.frr.vtysh import Vtysh, runs
+
+    batch = ["configure terminal", "ip nht resolve-via-default", "bfd", " profile fast", "  receive-interval 100",
+             " exit", "exit", "ip prefix-list a permit 198.51.100.10/32", "route-map a-out permit 1",
+             " match ip address prefix-list a", "exit", "router bgp 64500", " neighbor x bogus", "exit",
+             "bfd", " no profile old", "exit", "end"]
+    assert runs(batch) == [("", [1, 2, 3, 4, 5, 6]), ("bgpd", [7, 8, 9, 10, 11, 12, 13]), ("", [14, 15, 16])]
+    calls = []
+
+    def runner(argv, **_kw):
+        calls.append((argv[3:-1], open(argv[-1], encoding="utf-8").read()))
+        out = "line 6: % Unknown command[4]:  neighbor x bogus\n" if "-d" in argv else ""
+        return subprocess.CompletedProcess(argv, 2 if out else 0, "", out)
+
+    errors = Vtysh("metal-lb", runner=runner, tmp_dir=str(tmp_path)).apply(batch)
+    assert [c[0] for c in calls] == [["-f"], ["-d", "bgpd", "-f"], ["-f"]]
+    assert calls[1][1].splitlines()[0] == "ip prefix-list a permit 198.51.100.10/32"
+    assert errors == [CommandError(12, " neighbor x bogus", "% Unknown command")]
+    assert list(tmp_path.iterdir()) == []  # the files (they may hold passwords) are gone

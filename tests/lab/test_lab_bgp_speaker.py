@@ -260,4 +260,5 @@ def test_the_speaker_announces_changes_and_drains_through_frr(lab):
     assert router.route() is not None  # still there while routers drain
     assert wait_for(lambda: router.route() is None, timeout=15), "not withdrawn on stop"
     assert speaker.wait(20) == 0
+    assert bgp_status() == []  # nothing is advertised from node1 any more
     assert not SpeakerFrr(lab["name"] + "s").running()  # the speaker stopped its FRR

@@ -52,6 +52,7 @@ LOG = logging.getLogger("metal_lb.speaker")
 NAME = "bgp"
 DEFAULT_SHUTDOWN_WAIT = 5.0
 DEFAULT_POLL_INTERVAL = 2.0
+STATUS_DRAIN = 2.0  # seconds a planned stop waits for this node's ServiceBGPStatus objects to be deleted
 _PEER_OF_ERROR = re.compile(r'^BGPPeer "([^"]+)"')
 # what a neighbor line sets → the BGPPeer field it comes from (frr_config.neighbor_lines)
 NEIGHBOR_FIELDS = {"remote-as": "spec.peerASN", "interface": "spec.interface", "ebgp-multihop": "spec.ebgpMultiHop",
@@ -142,6 +143,7 @@ class BGP:
         self._retry_at = 0.0
         self._sessions: dict[tuple[str, str], SessionState] = {}
         self._stopping = threading.Event()
+        self._writing = False  # the status writer's thread runs
         self._poller: threading.Thread | None = None
         self._status_index: dict[str, dict[str, dict]] = {}
         self._status_lock = threading.Lock()
@@ -192,6 +194,7 @@ class BGP:
 
     def start(self) -> None:
         self._statuses.start()
+        self._writing = True
 
     def set_config(self, config: Config) -> None:
         self._config = config
@@ -256,7 +259,8 @@ class BGP:
         return self._statuses.idle()
 
     def stop(self) -> None:
-        """Planned stop: GRACEFUL_SHUTDOWN on every route, wait, withdraw, stop FRR."""
+        """Planned stop: GRACEFUL_SHUTDOWN on every route, wait, withdraw, stop FRR, delete this node's
+        ServiceBGPStatus objects."""
         self._stopping.set()
         with self._lock:
             if self._started and self._applied_state.peers and any(p.routes for p in self._applied_state.peers):
@@ -270,6 +274,12 @@ class BGP:
             if self._started and self.stop_frr:
                 self.frr.stop()
             self._started = False
+        # nothing is advertised from here any more: this node's ServiceBGPStatus objects go too
+        for key in self.keys():
+            self._statuses.set(key, None)
+        deadline = time.monotonic() + STATUS_DRAIN
+        while self._writing and not self._statuses.idle() and time.monotonic() < deadline:
+            time.sleep(0.02)
         self._statuses.stop()
         if self._status_informer is not None:
             self._status_informer.stop()

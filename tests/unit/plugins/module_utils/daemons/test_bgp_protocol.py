@@ -228,6 +228,7 @@ def test_planned_stop_sends_graceful_shutdown_then_withdraws_then_stops_frr():
     assert ["clear bgp ipv4 unicast 198.51.100.254 soft out"] in h.vtysh.executed
     assert "  no network 198.51.100.10/32" in withdraw and not any("no neighbor" in c for c in withdraw)
     assert h.frr.calls == ["start", "stop"]
+    assert h.proto._statuses.desired() == {"default/web": None}  # its ServiceBGPStatus is deleted
 
 
 def test_an_adopted_frr_holding_the_same_state_gets_nothing():

@@ -222,6 +222,16 @@ def test_the_speaker_announces_changes_and_drains_through_frr(lab):
                     "Established"), sessions()
     assert sessions()["router-b"]["bfd"] == "" and sessions()["router-a"]["prefixes_sent"] == 1
 
+    # another speaker of this host (the router's namespace) with the same pathspace neither adopts nor kills it
+    probe = subprocess.run(
+        ["ip", "netns", "exec", lab["name"] + "r", sys.executable, "-c",
+         "from ansible_collections.metal.lb.plugins.module_utils.adapters.frr.instance import FrrError, FrrInstance\n"
+         "try:\n    FrrInstance(%r).start()\nexcept FrrError as exc:\n    print(exc)\n" % (lab["name"] + "s")],
+        capture_output=True, text=True, timeout=60, cwd=ROOT, env=dict(os.environ, PYTHONPATH=os.pathsep.join(
+            p for p in (str(ROOT / "build" / "pytest"), os.environ.get("PYTHONPATH")) if p)))
+    assert "another network namespace" in probe.stdout, probe.stdout + probe.stderr
+    assert SpeakerFrr(lab["name"] + "s").running()
+
     # router-b changes (timers): router-a's session is not reset
     before = router.neighbors()["198.51.100.2"]["connectionsEstablished"]
     lab["custom"].patch_namespaced_custom_object("metallb.io", "v1beta2", NS, "bgppeers", "router-b",

@@ -53,6 +53,14 @@ def _cmdline(pid: int) -> list[str]:
         return []
 
 
+def _netns(pid: int | str) -> str:
+    """The network namespace of a process (its /proc ns link), "" when unreadable."""
+    try:
+        return os.readlink("/proc/%s/ns/net" % pid)
+    except OSError:
+        return ""
+
+
 class FrrInstance:
     """The daemons of pathspace ``name``. ``bgp_port`` 0: bgpd does not listen (it still connects
     out); ``user``: the user FRR's daemons drop to (its directories are given to it)."""
@@ -109,6 +117,12 @@ class FrrInstance:
         """Adopt a running instance of this pathspace or start one. True: FRR starts empty (the
         caller applies everything), False: adopted (FRR holds what a previous speaker applied)."""
         pids = {d: self._running_pid(d) for d in DAEMONS}
+        mine = _netns("self")
+        elsewhere = [d for d, pid in pids.items() if pid is not None and mine and _netns(pid) not in ("", mine)]
+        if elsewhere:
+            # several speakers on one host (namespaces, tests): never adopt or kill another node's FRR
+            raise FrrError("FRR pathspace %s is used by an FRR in another network namespace (%s): give each "
+                           "speaker of this host its own --frr-pathspace" % (self.name, ", ".join(elsewhere)))
         if all(pid is not None for pid in pids.values()):
             self.pids = {d: int(p) for d, p in pids.items() if p is not None}
             self.adopted = True
@@ -145,9 +159,10 @@ class FrrInstance:
     def stop(self, remove: bool = False) -> None:
         """SIGTERM every daemon of ours (bgpd closes its sessions with a Cease), SIGKILL after a while."""
         pids = dict(self.pids)
+        mine = _netns("self")
         for daemon in DAEMONS:
             pid = pids.get(daemon) or self._running_pid(daemon)
-            if pid:
+            if pid and (daemon in pids or _netns(pid) in ("", mine)):  # never another namespace's FRR
                 pids[daemon] = pid
         for pid in pids.values():
             try:

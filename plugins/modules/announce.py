@@ -8,12 +8,13 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: announce
-short_description: Report what a node announces in layer 2 and re-send gratuitous ARP/NA for its IPs
+short_description: Report what a node announces (layer 2, BGP sessions) and re-send gratuitous ARP/NA
 version_added: 0.1.0
 description:
   - Runs on a node where the metal.lb speaker (C(metal-lb speaker)) runs, and reports which load balancer
     IPs this node announces with ARP/NDP, on which interfaces, for which Services, and the speaker's
-    membership view (which speakers it counts as live).
+    membership view (which speakers it counts as live), and its BGP sessions (peer, state, uptime, prefixes
+    sent, BFD state) with the prefixes each IP is announced as.
   - The speaker's own view is read from its status file (O(status_file)), a small JSON document the speaker
     rewrites whenever what it announces or sees changes; it needs no network access.
   - With O(api=true) the module also reads the C(ServiceL2Status) objects that name this node from the
@@ -159,6 +160,40 @@ responder:
     enabled: true
     interfaces:
       eth0: {arp: true, ndp: true}
+bgp:
+  description:
+    - What the node's speaker runs over BGP (through its own FRR instance), from the status file. Empty when the
+      speaker is not running or runs without BGP.
+  returned: always
+  type: dict
+  sample:
+    enabled: true
+    frr: {pathspace: metal-lb, running: true, error: ""}
+    sessions:
+      - {name: tor1, peer: 198.51.100.254, vrf: "", state: Established, uptime: 3600, prefixes_sent: 2,
+         prefixes: 2, updates_sent: 5, bfd: up}
+    announced:
+      198.51.100.10: {services: [default/web], peers: [tor1], prefixes: [198.51.100.10/32]}
+    errors: []
+  contains:
+    frr:
+      description: The speaker's FRR pathspace, whether it runs, and why not.
+      type: dict
+    sessions:
+      description:
+        - One per BGPPeer selecting this node, C(name) the BGPPeer, C(peer) its address (or interface), C(state)
+          FRR's session state (C(Established) when up), C(uptime) seconds since it came up (null when down),
+          C(prefixes_sent) the prefixes the router has from it, C(prefixes) how many it should have, C(bfd) the
+          BFD session state (null without BFD).
+      type: list
+      elements: dict
+    announced:
+      description: The LB IPs announced over BGP, with their Services, peers and prefixes.
+      type: dict
+    errors:
+      description: Configuration FRR refused or sessions that cannot be set up, one line each (no password).
+      type: list
+      elements: str
 l2_statuses:
   description: With O(api=true), this node's C(ServiceL2Status) objects, keyed by Service C(namespace/name).
   returned: when O(api=true) and the API was read
@@ -222,6 +257,16 @@ def speaker_running(pid) -> bool:
     return b"speaker" in argv and any(b"metal-lb" in arg or b"metal_lb" in arg for arg in argv)
 
 
+def bgp_report(status: dict) -> dict:
+    """The status file's BGP part with each session's uptime computed now."""
+    bgp = status.get("bgp") or {}
+    if not bgp:
+        return {}
+    return {"enabled": bool(bgp.get("enabled")), "frr": bgp.get("frr") or {},
+            "sessions": status_file.bgp_sessions(status), "announced": bgp.get("announced") or {},
+            "errors": bgp.get("errors") or []}
+
+
 def l2_statuses(api_client, namespace: str, node: str) -> dict:
     from kubernetes import client as k8s_client
 
@@ -255,6 +300,7 @@ def run(runner: ModuleRunner) -> dict:
         "announced": status["announced"] if running else {},
         "membership": (status or {}).get("membership") or {},
         "responder": (status or {}).get("responder") or {},
+        "bgp": bgp_report(status) if running else {},
         "gratuitous": [],
     }
     if status is not None and status.get("node") not in (None, node):

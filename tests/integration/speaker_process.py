@@ -38,7 +38,9 @@ class SpeakerProcess(DaemonProcess):
                 "--namespace", namespace, "--membership-bind", "127.0.0.1:%d" % membership_port,
                 "--membership-key-file", key_file, "--membership-stable-period", "0.5",
                 "--metrics-port", str(metrics_port), "--metrics-address", "127.0.0.1",
-                "--no-layer2-responder", "--status-file", self.status_file, "--log-level", "debug"]
+                "--no-layer2-responder", "--status-file", self.status_file, "--log-level", "debug",
+                # these speakers run in the host's network namespace: never an FRR speaking BGP from there
+                "--no-bgp"]
         if lb_class:
             args += ["--lb-class", lb_class]
         super().__init__(workdir, "speaker-%s" % node, [*args, *extra])

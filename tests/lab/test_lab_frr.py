@@ -17,7 +17,7 @@ import pytest
 from frr_instance import FrrInstance, Namespace, comparable, missing
 
 from ansible_collections.metal.lb.plugins.module_utils.engine.bgp.frr_config import render_model, render_text
-from ansible_collections.metal.lb.plugins.module_utils.engine.bgp.frr_diff import diff
+from ansible_collections.metal.lb.plugins.module_utils.engine.bgp.frr_diff import diff, soft_out_commands
 from ansible_collections.metal.lb.plugins.module_utils.engine.bgp.node_state import (
     NodeBGP, PeerRoutes, Route, graceful_shutdown)
 from ansible_collections.metal.lb.plugins.module_utils.engine.bgp.sessions import Session
@@ -130,7 +130,8 @@ def _until(check, seconds: float = 60.0):
 
 def test_a_router_receives_what_the_engine_decided(netns_name):
     """A real FRR router (iBGP) peers with the node's FRR: it receives each prefix with the communities,
-    large communities and LOCAL_PREF decided; GRACEFUL_SHUTDOWN arrives as a community change; a removed
+    large communities and LOCAL_PREF decided; GRACEFUL_SHUTDOWN arrives as a community change (re-sent with
+    ``soft_out_commands``); a removed
     prefix is withdrawn; and none of these changes resets the session."""
     router_ns = netns_name + "r"
     with Namespace(netns_name + "p") as ns:
@@ -166,6 +167,7 @@ def test_a_router_receives_what_the_engine_decided(netns_name):
             _until(lambda: (_router_routes(router) == want, _router_routes(router)))
             new = render_model(graceful_shutdown(second), model)
             node_frr.vtysh(diff(model, new))
+            node_frr.vtysh(soft_out_commands(second, graceful_shutdown(second)))  # routes already sent
             _until(lambda: (all("graceful-shutdown" in v[1] for v in _router_routes(router).values()),
                             _router_routes(router)))
             node_frr.vtysh(diff(new, render_model(NodeBGP("node1", (PeerRoutes(session),)), new)))

@@ -4,8 +4,9 @@
 """``metal-lb speaker``: run the speaker daemon of one node (the command line the roles install).
 
 Signals: SIGTERM/SIGINT = planned handover (leave membership, peers take over at once, then stop
-answering); SIGUSR1 = a fresh gratuitous ARP/NA burst for every IP this node announces (what
-``metal.lb.announce gratuitous=true`` sends).
+answering; BGP routes get GRACEFUL_SHUTDOWN, then are withdrawn and FRR stops); SIGUSR1 = a fresh
+gratuitous ARP/NA burst for every IP this node announces (what ``metal.lb.announce gratuitous=true``
+sends).
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from .cli_controller import setup_logging
 from .daemons import status_file as status_files
 
 NAME = "speaker"
-HELP = "run the speaker of one node (layer 2: ARP/NDP answers for the IPs this node leads)"
+HELP = ("run the speaker of one node (layer 2: ARP/NDP answers for the IPs this node leads; BGP: sessions "
+        "and prefixes through the node's own FRR)")
 DEFAULT_METRICS_PORT = 7473
 STARTUP_TIMEOUT_EXTRA = 3.0  # seconds a starting speaker waits at most for unknown peers
 
@@ -68,8 +70,43 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--ignore-exclude-lb", action="store_true",
                         help="ignore node.kubernetes.io/exclude-from-external-load-balancers (MetalLB's flag)")
     parser.add_argument("--status-qps", type=float, default=20.0,
-                        help="at most this many ServiceL2Status writes per second (default: %(default)s)")
+                        help="at most this many ServiceL2Status (and ServiceBGPStatus) writes per second "
+                             "(default: %(default)s)")
+    bgp = parser.add_argument_group("BGP (spoken by the node's own FRR instance)")
+    bgp.add_argument("--no-bgp", dest="bgp", action="store_false",
+                     help="layer 2 only: never start FRR, ignore BGPPeers and BGPAdvertisements")
+    bgp.add_argument("--frr-pathspace", default="metal-lb",
+                     help="FRR pathspace (-N) of the speaker's FRR: sockets in /var/run/frr/NAME, config in "
+                          "/etc/frr/NAME, so another FRR of the host is left alone (default: %(default)s)")
+    bgp.add_argument("--frr-dir", default="/usr/lib/frr",
+                     help="where zebra, bgpd and bfdd are (default: %(default)s)")
+    bgp.add_argument("--frr-bgp-port", type=int, default=179,
+                     help="TCP port bgpd listens on; 0: it only connects out (default: %(default)s)")
+    bgp.add_argument("--bgp-shutdown-wait", type=float, default=5.0, metavar="SECONDS",
+                     help="on a planned stop, routes carry GRACEFUL_SHUTDOWN (65535:0) this long before they "
+                          "are withdrawn, so routers move traffic first (default: %(default)s)")
+    bgp.add_argument("--bgp-poll-interval", type=float, default=2.0, metavar="SECONDS",
+                     help="how often FRR's sessions are read for the status file and metrics, and its daemons "
+                          "checked (default: %(default)s)")
     return parser
+
+
+def bgp_factory(args):
+    """The BGP protocol as the speaker loop builds it (None with --no-bgp)."""
+    if not args.bgp:
+        return None
+    from functools import partial
+
+    from ..adapters.frr.instance import FrrInstance
+    from .daemons.bgp_protocol import BGP
+
+    if args.frr_bgp_port < 0 or args.frr_bgp_port > 65535:
+        raise ValueError("--frr-bgp-port %d: not a port" % args.frr_bgp_port)
+    if args.bgp_shutdown_wait < 0 or args.bgp_poll_interval <= 0:
+        raise ValueError("--bgp-shutdown-wait must be >= 0 and --bgp-poll-interval > 0")
+    frr = FrrInstance(args.frr_pathspace, frr_dir=args.frr_dir, bgp_port=args.frr_bgp_port)
+    return partial(BGP, frr=frr, shutdown_wait=args.bgp_shutdown_wait, poll_interval=args.bgp_poll_interval,
+                   status_qps=args.status_qps)
 
 
 def _fail(text: str) -> int:
@@ -182,13 +219,18 @@ def run(args: argparse.Namespace) -> int:
 
         responder = Responder(announcer)
     status_file = status_files.path_for(args.status_file, args.node)
+    try:
+        bgp = bgp_factory(args)
+    except ValueError as exc:
+        return _fail(str(exc))
     grace, timeout = membership_timing(membership_config(args)) if membership is not None else (0.0, 0.0)
     speaker = Speaker(api_client, node=args.node, namespace=args.namespace, lb_class=args.lb_class,
                       membership=membership, membership_port=bind[1] if bind else 7946,
                       membership_v6=bool(bind and ":" in bind[0]), announcer=announcer, metrics=metrics,
                       responder=responder, status_file=status_file, ignore_exclude_lb=args.ignore_exclude_lb,
                       status_qps=args.status_qps,
-                      startup_grace=grace, startup_timeout=timeout)
+                      startup_grace=grace, startup_timeout=timeout,
+                      protocol_factories=[bgp] if bgp is not None else [])
     if responder is not None:
         try:
             responder.start()
@@ -208,9 +250,10 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGUSR1, lambda *_: burst.set())
     worker = threading.Thread(target=speaker.run, name="speaker", daemon=True)
     worker.start()
-    log.info("speaker %s started (namespace %s, lb-class %r, membership %s, responder %s)", args.node,
+    log.info("speaker %s started (namespace %s, lb-class %r, membership %s, responder %s, bgp %s)", args.node,
              args.namespace, args.lb_class, "%s:%d" % bind if bind else "off",
-             "on" if responder is not None else "off")
+             "on" if responder is not None else "off",
+             "FRR pathspace %s" % args.frr_pathspace if bgp is not None else "off")
     while not stop.wait(0.2):
         if burst.is_set():
             burst.clear()
@@ -225,5 +268,5 @@ def run(args: argparse.Namespace) -> int:
             return 1
     log.info("stopping: leaving membership, handing over")
     speaker.stop()
-    worker.join(timeout=5)
+    worker.join(timeout=5 + (args.bgp_shutdown_wait if bgp is not None else 0))
     return 0

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import argparse
 import json
+
 from .console import err, out
+from .daemons import status_file as status_files
 
 NAME = "status"
 HELP = "show every LoadBalancer service, pool usage and whether the configuration is valid"
@@ -22,7 +24,35 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help="namespace of the metallb.io configuration (default: %(default)s)")
     parser.add_argument("--lb-class", default="", help="the loadBalancerClass the controller handles")
     parser.add_argument("--output", "-o", choices=["table", "json"], default="table")
+    parser.add_argument("--node", default="",
+                        help="also show this node's BGP sessions, from its speaker's status file (run on the node)")
+    parser.add_argument("--status-file", default=status_files.DEFAULT_PATH,
+                        help="the speaker's status file ({node} is replaced; default: %(default)s)")
     return parser
+
+
+def node_sessions(args) -> tuple[list[dict] | None, str]:
+    """(the node's BGP sessions, why not) from its speaker's status file."""
+    path = status_files.path_for(args.status_file, args.node)
+    try:
+        content = status_files.read(path)
+    except ValueError as exc:
+        return None, str(exc)
+    if content is None:
+        return None, "no speaker status file %s" % path
+    return status_files.bgp_sessions(content), ""
+
+
+def format_sessions(node: str, sessions: list[dict]) -> str:
+    lines = ["BGP sessions of node %s:" % node]
+    if not sessions:
+        lines.append("  (none)")
+    for s in sessions:
+        uptime = "%ds" % s["uptime"] if s["uptime"] is not None else "-"
+        lines.append("  %-20s %-28s %-12s up %-8s prefixes %d/%d  bfd %s" % (
+            s["name"], s["peer"] + ("%" + s["vrf"] if s["vrf"] else ""), s["state"], uptime, s["prefixes_sent"],
+            s["prefixes"], s["bfd"] or "-"))
+    return "\n".join(lines)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,8 +77,15 @@ def run(args: argparse.Namespace) -> int:
         return 2
     finally:
         api_client.close()
+    sessions, why = node_sessions(args) if args.node else (None, "")
+    if why:
+        err("metal-lb status: %s" % why)
     if args.output == "json":
+        if sessions is not None:
+            report = dict(report, node={"name": args.node, "bgp_sessions": sessions})
         out(json.dumps(report, indent=2, sort_keys=True))
     else:
         out(format_report(report))
+        if sessions is not None:
+            out(format_sessions(args.node, sessions))
     return 0 if report["config_valid"] else 1

@@ -85,6 +85,8 @@ EXPECTED = {
         | _grants(NAMESPACE, "metallb.io", CONFIG_KINDS, READ)
         | _grants(NAMESPACE, "metallb.io", ["servicel2statuses"], "create list watch delete")
         | _grants(NAMESPACE, "metallb.io", ["servicel2statuses/status"], "patch")
+        | _grants(NAMESPACE, "metallb.io", ["servicebgpstatuses"], "create list watch delete")
+        | _grants(NAMESPACE, "metallb.io", ["servicebgpstatuses/status"], "patch")
         | _grants(NAMESPACE, "metallb.io", ["configurationstates"], "create")
         | _grants(NAMESPACE, "metallb.io", ["configurationstates/status"], "patch")
         | _grants(NAMESPACE, "", ["configmaps", "secrets"], READ)

@@ -96,6 +96,9 @@ class L2StatusWriter:
     ``set(key, interfaces)`` says this node announces it, ``set(key, None)`` that it does not.
     """
 
+    plural = PLURAL  # the status kind it writes (kube.bgp_status reuses the worker for ServiceBGPStatus)
+    version = VERSION
+
     def __init__(self, custom_api, namespace: str, node: str, cached: Callable[[str], list[dict]], *,
                  qps: float = 20.0, burst: int = 50, backoff_min: float = 0.2, backoff_max: float = 30.0,
                  on_error: Callable[[str, Exception], None] | None = None) -> None:
@@ -128,8 +131,10 @@ class L2StatusWriter:
         if self._thread.ident is not None:  # a speaker stopped before it ran never started it
             self._thread.join(timeout)
 
-    def set(self, key: str, interfaces: tuple[str, ...] | None) -> None:
-        """Desired state of Service ``key``: announced here on ``interfaces`` (() = all), or None."""
+    def set(self, key: str, wanted: tuple[str, ...] | None) -> None:
+        """Desired state of Service ``key``: announced here on ``wanted`` interfaces (() = all), or None
+        (``bgp_status``: the peers it is advertised to)."""
+        interfaces = wanted
         with self._cond:
             stored = self._desired.get(key, _ABSENT)
             if stored == interfaces and key in self._failures:
@@ -157,8 +162,9 @@ class L2StatusWriter:
             return dict(self._desired)
 
     # ------------------------------------------------------------------ decisions (no I/O)
-    def _in_sync(self, key: str, interfaces: tuple[str, ...] | None) -> bool:
+    def _in_sync(self, key: str, wanted: tuple[str, ...] | None) -> bool:
         """Does the informer cache already show the desired state for ``key``?"""
+        interfaces = wanted
         objs = self._cached(key)
         mine = [o for o in objs if object_node(o) == self.node]
         if interfaces is None:
@@ -227,7 +233,7 @@ class L2StatusWriter:
     def _list(self, key: str) -> list[dict]:
         ns, name = key.split("/", 1)
         selector = "%s=%s,%s=%s" % (NAMESPACE_LABEL, ns, NAME_LABEL, name)
-        resp = self._api.list_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL,
+        resp = self._api.list_namespaced_custom_object(GROUP, self.version, self.namespace, self.plural,
                                                        label_selector=selector, _preload_content=False,
                                                        _request_timeout=REQUEST_TIMEOUT)
         return json.loads(resp.data).get("items") or []
@@ -235,7 +241,7 @@ class L2StatusWriter:
     def _delete(self, obj: dict) -> None:
         self._pace()
         try:
-            self._api.delete_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL,
+            self._api.delete_namespaced_custom_object(GROUP, self.version, self.namespace, self.plural,
                                                       obj["metadata"]["name"], _preload_content=False,
                                                       _request_timeout=REQUEST_TIMEOUT)
             self.writes += 1
@@ -243,7 +249,8 @@ class L2StatusWriter:
             if exc.status != 404:
                 raise
 
-    def _converge(self, key: str, interfaces: tuple[str, ...] | None) -> None:
+    def _converge(self, key: str, wanted: tuple[str, ...] | None) -> None:
+        interfaces = wanted
         objs = self._list(key)  # fresh: the cache may lag behind our own last write
         ns, name = key.split("/", 1)
         mine = [o for o in objs if object_node(o) == self.node]

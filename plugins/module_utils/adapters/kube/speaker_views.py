@@ -68,7 +68,8 @@ def _conditions(conditions) -> dict:
 
 def trim_endpoint_slice(obj: dict) -> dict:
     """An EndpointSlice as the election reads it: its Service label and, per endpoint, the
-    serving conditions and the node (addresses, ports and targetRefs are never read)."""
+    serving conditions, the node and whether it has addresses (BGP announces only for endpoints
+    with addresses, as MetalLB: the first one is kept; ports and targetRefs are never read)."""
     meta = _meta(obj, labels=False)
     labels = (obj.get("metadata") or {}).get("labels")
     if isinstance(labels, dict) and SERVICE_NAME_LABEL in labels:
@@ -80,6 +81,9 @@ def trim_endpoint_slice(obj: dict) -> dict:
         trimmed = {"conditions": _conditions(endpoint.get("conditions"))}
         if endpoint.get("nodeName"):
             trimmed["nodeName"] = _intern(endpoint["nodeName"])
+        addresses = endpoint.get("addresses")
+        if isinstance(addresses, list) and addresses:
+            trimmed["addresses"] = addresses[:1]
         endpoints.append(trimmed)
     return {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "metadata": meta,
             "endpoints": endpoints}

@@ -34,7 +34,10 @@ ROUTER_HEADER = ("no bgp ebgp-requires-policy", "no bgp network import-check", "
 # bfdd's defaults (MetalLB documents the same): what an unset BFDProfile field means
 BFD_DEFAULTS = {"receive-interval": 300, "transmit-interval": 300, "detect-multiplier": 3,
                 "echo receive-interval": 50, "echo transmit-interval": 50}
-GLOBAL_HEADER = ("ip nht resolve-via-default", "ipv6 nht resolve-via-default")
+# bgpd takes a changed route-map (or a prefix-list it matches) into use 5 s after the change by default:
+# a new prefix would wait that long behind its prefix-list entry. 0: at once, for every route sent from
+# then on; routes already sent are re-sent only on request (frr_diff.soft_out_commands).
+GLOBAL_HEADER = ("ip nht resolve-via-default", "ipv6 nht resolve-via-default", "bgp route-map delay-timer 0")
 _PASSWORD = re.compile(r"(\bpassword ).*$", re.MULTILINE)
 
 
@@ -103,6 +106,8 @@ def neighbor_lines(s: Session) -> tuple[tuple[str, str], ...]:
     if s.local_asn:
         out.append(("local-as", p + "local-as %d no-prepend replace-as" % s.local_asn))
     out.append(("port", p + "port %d" % s.port))
+    # FRR's "traditional" defaults wait up to 30 s (eBGP) between UPDATEs to a neighbor: send at once
+    out.append(("advertisement-interval", p + "advertisement-interval 0"))
     if s.hold_time is not None and s.keepalive_time is not None:
         out.append(("timers", p + "timers %d %d" % (s.keepalive_time, s.hold_time)))
     if s.connect_time:

@@ -15,6 +15,7 @@ statements and neighbors that use them. The commands hold passwords: log them th
 from __future__ import annotations
 
 from .frr_config import BFD_DEFAULTS, FrrConfig, Neighbor, Router, address_family, af_lines
+from .node_state import NodeBGP
 from .sessions import IPV4, IPV6
 
 CONFIGURE = "configure terminal"
@@ -161,3 +162,22 @@ def diff(old: FrrConfig | None, new: FrrConfig) -> list[str]:
     if not cmds:
         return []
     return [CONFIGURE, *cmds, END]
+
+
+def soft_out_commands(old: NodeBGP, new: NodeBGP) -> list[str]:
+    """``clear bgp ... soft out`` for each session that keeps a prefix whose attributes (communities,
+    LOCAL_PREF) changed: bgpd applies a changed route-map or prefix-list to routes it sends from then
+    on, but re-sends the routes it already sent only when told (``route-map delay-timer 0``); a
+    soft clear re-sends without resetting the session. New and withdrawn prefixes need nothing:
+    their ``network`` statement is the UPDATE."""
+    before = {(p.session.vrf, p.session.peer): {r.prefix: r for r in p.routes} for p in old.peers}
+    out = []
+    for p in new.peers:
+        routes = before.get((p.session.vrf, p.session.peer))
+        if routes is None:
+            continue
+        families = sorted({r.family for r in p.routes if r.prefix in routes and routes[r.prefix] != r})
+        vrf = " vrf %s" % p.session.vrf if p.session.vrf else ""
+        out += ["clear bgp%s %s unicast %s soft out" % (vrf, "ipv4" if f == 4 else "ipv6", p.session.peer)
+                for f in families]
+    return out

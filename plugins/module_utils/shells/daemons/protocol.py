@@ -13,7 +13,7 @@ its status objects, its status writer.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol as Interface
 
 from ...engine.model import Config
@@ -31,6 +31,7 @@ class Snapshot:
     my_node: str
     lb_class: str = ""
     ignore_exclude_lb: bool = False
+    secrets: Mapping[str, Mapping] = field(default_factory=dict)  # "namespace/name" -> Secret (BGP passwords)
 
 
 class Decision(Interface):

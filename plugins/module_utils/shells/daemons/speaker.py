@@ -26,9 +26,10 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from ...engine.config.parse import parse_config
+from ...engine.bgp.sessions import secrets_by_name
 from ...engine.config.sources import SPEAKER
 from ...adapters.kube.config_reads import config_informers
 from ...adapters.kube.informer import Informer, start_and_sync
@@ -108,8 +109,10 @@ class Speaker:
     ``membership`` (a ``MembershipThread``) is best passed unstarted: ``run()`` starts it once the
     caches are synced; ``join_error`` is set if that fails.
 
-    ``protocols``: the protocol objects the loop owns (built by ``add_protocol``); without any, the
-    loop builds layer 2 from ``announcer``, ``responder`` and ``status_qps``/``status_burst``."""
+    ``protocols``: the protocol objects the loop owns; without any, the loop builds layer 2 from
+    ``announcer``, ``responder`` and ``status_qps``/``status_burst``. ``protocol_factories`` add
+    more (BGP): each is called with the custom-objects API, ``node``, ``namespace``, ``metrics``,
+    ``event`` and ``resync``."""
 
     def __init__(self, api_client, *, node: str, namespace: str = "metallb-system", lb_class: str = "",
                  membership=None, membership_port: int = 7946, membership_v6: bool = False,
@@ -118,7 +121,8 @@ class Speaker:
                  status_qps: float = 20.0, status_burst: int = 50, startup_grace: float = 0.0,
                  startup_timeout: float = 0.0,
                  event_qps: float = 5.0, event_burst: int = 50,
-                 protocols: Sequence[Protocol] | None = None) -> None:
+                 protocols: Sequence[Protocol] | None = None,
+                 protocol_factories: Sequence[Callable[..., Protocol]] = ()) -> None:
         self.node = node
         self.namespace = namespace
         self.lb_class = lb_class
@@ -158,6 +162,9 @@ class Speaker:
                                 resync=self.resync, announcer=announcer, responder=responder,
                                 status_qps=status_qps, status_burst=status_burst)]
         self.protocols: list[Protocol] = list(protocols)
+        for factory in protocol_factories:  # protocols that need the loop's event sink and resync (BGP)
+            self.protocols.append(factory(custom, node=node, namespace=namespace, metrics=self.metrics,
+                                          event=self._event, resync=self.resync))
         # Every cache holds only what the speaker reads (kube.speaker_views, kube.service_view).
         self._services = Informer("services", core.list_service_for_all_namespaces, self._on_service,
                                   kind="Service", api_version="v1", transform=trim_service)
@@ -343,7 +350,8 @@ class Speaker:
         objects = list(self._nodes.items())
         for informer in self._config_informers:
             objects.extend(informer.items())
-        result = parse_config(objects, namespace=self.namespace)
+        # this speaker's BGP is FRR's: the fields only MetalLB's native speaker rejects are valid here
+        result = parse_config(objects, namespace=self.namespace, bgp_type="frr")
         errors = [str(e) for e in result.errors]
         if not errors:
             orphans = sorted(k for k, ips in self._announced().items() if pool_for(result.config, ips) is None)
@@ -372,8 +380,9 @@ class Speaker:
         self._config = result.config
         for protocol in self.protocols:
             protocol.set_config(result.config)
-        LOG.info("configuration loaded: %d pools, %d L2 advertisements", len(result.config.pools),
-                 len(result.config.l2_advertisements))
+        LOG.info("configuration loaded: %d pools, %d L2 advertisements, %d BGP advertisements, %d BGP peers",
+                 len(result.config.pools), len(result.config.l2_advertisements),
+                 len(result.config.bgp_advertisements), len(result.config.peers))
         return True
 
     def _write_config_state(self, errors: list[str]) -> None:
@@ -423,7 +432,7 @@ class Speaker:
                 protocol.set_node(own)
         members = self._members()
         snapshot = Snapshot(self._services.items(), self._config, nodes, self._slices.items(), members, self.node,
-                            self.lb_class, self.ignore_exclude_lb)
+                            self.lb_class, self.ignore_exclude_lb, self._secrets())
         for protocol in self.protocols:
             decisions = protocol.should_announce(snapshot)
             services = {key: self._services.get(key) for key in decisions}
@@ -437,6 +446,11 @@ class Speaker:
             protocol.sync(services)
         self.metrics.updates.inc()
         self._write_status_file(members)
+
+    def _secrets(self) -> dict:
+        """The Secrets a BGPPeer's passwordSecret may name, ``namespace/name`` → object."""
+        return secrets_by_name((obj for informer in self._config_informers for obj in informer.items()
+                                if obj.get("kind") == "Secret"), self.namespace)
 
     def _event(self, svc, event_type: str, reason: str, message: str) -> None:
         if self._event_budget.delay() > 0:

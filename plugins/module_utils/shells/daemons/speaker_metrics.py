@@ -41,15 +41,17 @@ class SpeakerMetrics(CounterMetrics):
         self.membership_stats = membership_stats
         self.registry = CollectorRegistry()
         r = self.registry
-        self.announced: set[tuple[str, str]] = set()  # (service, ip) announced from this node
+        self.announced: set[tuple[str, str]] = set()  # (service, ip) announced from this node in layer 2
+        self.announced_bgp: set[tuple[str, str]] = set()  # (service, ip) announced over BGP
         self.updates, self.update_errors, self.config_loaded, self.config_stale = k8s_client_metrics(r)
         r.register(_Collector(self))
 
-    def set_announced(self, service: str, ip: str, on: bool) -> None:
+    def set_announced(self, service: str, ip: str, on: bool, protocol: str = "layer2") -> None:
+        held = self.announced_bgp if protocol == "bgp" else self.announced
         if on:
-            self.announced.add((service, ip))
+            held.add((service, ip))
         else:
-            self.announced.discard((service, ip))
+            held.discard((service, ip))
 
 
 class _Collector:
@@ -65,8 +67,9 @@ class _Collector:
         m = self.m
         announced = GaugeMetricFamily("metallb_speaker_announced", "Services being announced from this node",
                                       labels=["service", "protocol", "node", "ip"])
-        for service, ip in sorted(set(m.announced)):  # a copy: the speaker thread changes it
-            announced.add_metric([service, "layer2", m.node, ip], 1)
+        for protocol, held in (("layer2", m.announced), ("bgp", m.announced_bgp)):
+            for service, ip in sorted(set(held)):  # a copy: the speaker thread changes it
+                announced.add_metric([service, protocol, m.node, ip], 1)
         yield announced
         for name, values, doc in (
             ("metallb_layer2_requests_received", m.requests_received, "Number of layer2 requests received "

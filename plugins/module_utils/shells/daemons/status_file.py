@@ -48,3 +48,22 @@ def read(path: str) -> dict | None:
     if not isinstance(data, dict) or not isinstance(data.get("announced"), dict):
         raise ValueError("status file %s is not a metal-lb speaker status file" % path)
     return data
+
+
+def bgp_sessions(content: dict, now: float | None = None) -> list[dict]:
+    """The node's BGP sessions from a status file's ``bgp`` part, as ``metal.lb.announce`` and
+    ``metal-lb status`` report them: peer, state, uptime (seconds, None when down), prefixes sent,
+    BFD state. The file keeps when a session came up, not its uptime, so it changes only when a
+    session does."""
+    now = time.time() if now is None else now
+    out = []
+    for s in ((content or {}).get("bgp") or {}).get("sessions") or ():
+        if not isinstance(s, dict):
+            continue
+        since = s.get("established_epoch") or 0
+        out.append({"name": s.get("name"), "peer": s.get("peer"), "vrf": s.get("vrf") or "",
+                    "state": s.get("state"),
+                    "uptime": max(int(now - since), 0) if s.get("state") == "Established" and since else None,
+                    "prefixes_sent": s.get("prefixes_sent", 0), "prefixes": len(s.get("prefixes") or ()),
+                    "updates_sent": s.get("updates_sent", 0), "bfd": s.get("bfd") or None})
+    return out

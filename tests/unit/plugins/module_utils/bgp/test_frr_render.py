@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.metal.lb.plugins.module_utils.engine.bgp.frr_config import redact, render_model, render_text
-from ansible_collections.metal.lb.plugins.module_utils.engine.bgp.frr_diff import diff
+from ansible_collections.metal.lb.plugins.module_utils.engine.bgp.frr_diff import diff, soft_out_commands
 from ansible_collections.metal.lb.plugins.module_utils.engine.bgp.node_state import (
     NodeBGP, PeerRoutes, Route, graceful_shutdown)
 from ansible_collections.metal.lb.plugins.module_utils.engine.bgp.sessions import Session
@@ -203,3 +203,25 @@ def test_adding_a_peer_adds_only_its_lines():
 def test_redact_masks_to_the_end_of_the_line():
     assert redact("neighbor 198.51.100.1 password a b\nneighbor 198.51.100.1 port 179") == (
         "neighbor 198.51.100.1 password ********\nneighbor 198.51.100.1 port 179")
+
+
+def test_the_global_header_makes_policy_changes_take_effect_at_once():
+    text = rendered("single_ibgp")
+    assert "bgp route-map delay-timer 0\n" in text and " advertisement-interval 0\n" in text
+
+
+def test_soft_out_only_for_kept_prefixes_whose_attributes_changed():
+    v4 = Session("tor", 64500, 64500, address="198.51.100.254")
+    v6 = Session("six", 64500, 64501, address="2001:db8::1", family="ipv6", vrf="red")
+    gold = Community(False, (65000, 100))
+    old = NodeBGP("node1", (PeerRoutes(v4, (Route("198.51.100.10/32", 4, 100),)),
+                            PeerRoutes(v6, (Route("2001:db8:1::10/128", 6),))))
+    added = NodeBGP("node1", (PeerRoutes(v4, (Route("198.51.100.10/32", 4, 100), Route("198.51.100.11/32", 4, 100))),
+                              PeerRoutes(v6, ())))
+    assert soft_out_commands(old, added) == []  # a new or withdrawn prefix is its own UPDATE
+    changed = NodeBGP("node1", (PeerRoutes(v4, (Route("198.51.100.10/32", 4, 200),)),
+                                PeerRoutes(v6, (Route("2001:db8:1::10/128", 6, 0, (gold,)),))))
+    assert soft_out_commands(old, changed) == ["clear bgp ipv4 unicast 198.51.100.254 soft out",
+                                               "clear bgp vrf red ipv6 unicast 2001:db8::1 soft out"]
+    assert soft_out_commands(old, graceful_shutdown(old)) == ["clear bgp ipv4 unicast 198.51.100.254 soft out",
+                                                              "clear bgp vrf red ipv6 unicast 2001:db8::1 soft out"]

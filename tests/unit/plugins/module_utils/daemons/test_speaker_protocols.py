@@ -152,3 +152,36 @@ def test_status_file_rejects_what_is_not_one(tmp_path):
         status_file.read(str(path))
     assert status_file.path_for("/run/speaker-{node}.json", "n2") == "/run/speaker-n2.json"
     assert status_file.path_for("", "n2") == ""
+
+
+def test_protocol_factories_get_the_loop_sink_and_the_snapshot_carries_secrets(tmp_path):
+    built = {}
+
+    class WithSecrets(Recording):
+        name = "bgp-like"
+
+        def should_announce(self, snapshot):
+            self.calls.append(("secrets", sorted(snapshot.secrets)))
+            return super().should_announce(snapshot)
+
+    def factory(custom, **kw):
+        built.update(kw)
+        return WithSecrets()
+
+    first = Recording()
+    spk = Speaker(object(), node="n1", protocols=[first], protocol_factories=[factory],
+                  status_file=str(tmp_path / "speaker-n1.json"))
+    assert [p.name for p in spk.protocols] == ["recording", "bgp-like"]
+    assert set(built) == {"node", "namespace", "metrics", "event", "resync"} and built["node"] == "n1"
+    second = spk.protocols[1]
+    spk._services = Items([svc("web", [VIP])])
+    spk._nodes = Items([{"metadata": {"name": "n1", "labels": {}}}])
+    spk._slices = Items([])
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "auth", "namespace": NS},
+              "type": "kubernetes.io/basic-auth", "data": {"password": "cHc="}}
+    spk._config_informers = [Items([cr("IPAddressPool", "a", {"addresses": ["198.51.100.0/28"]}), secret])]
+    spk._informers = [spk._services, spk._nodes, spk._slices, *spk._config_informers]
+    spk._process(["\x00config"])
+    assert ("secrets", [NS + "/auth"]) in second.calls
+    assert ("set_balancer", "default/web", (VIP,)) in first.calls and ("set_balancer", "default/web", (VIP,)) in \
+        second.calls

@@ -194,3 +194,28 @@ def test_the_latest_desire_wins_over_one_not_written_yet():
     finally:
         writer.stop()
     assert api.calls == [] and api.objects == {}  # the first desire was never written
+
+
+def test_bgp_status_one_object_per_node_with_sorted_peers_and_others_left_alone():
+    from ansible_collections.metal.lb.plugins.module_utils.adapters.kube.bgp_status import BGPStatusWriter
+
+    api = FakeCustomApi()
+    writer = BGPStatusWriter(api, NS, "n1", informer_view(api), qps=1000, burst=1000, backoff_min=0.01)
+    writer.start()
+    try:
+        theirs = other_nodes_object(api, "n2", "shop/web")
+        writer.set("shop/web", ("tor2", "tor1"))
+        wait_idle(writer)
+        (obj,) = mine(api)
+        assert obj["metadata"]["generateName"] == "bgp-"
+        assert obj["status"] == {"node": "n1", "serviceName": "web", "serviceNamespace": "shop",
+                                 "peers": ["tor1", "tor2"]}
+        assert theirs in api.objects  # every announcing node has its own object (unlike layer 2)
+        writer.set("shop/web", ("tor1",))
+        wait_idle(writer)
+        assert mine(api)[0]["status"]["peers"] == ["tor1"]
+        writer.set("shop/web", ())  # no peer any more: MetalLB deletes the object
+        wait_idle(writer)
+        assert mine(api) == [] and theirs in api.objects
+    finally:
+        writer.stop()

@@ -137,8 +137,9 @@ def test_endpoint_slice_trim_keeps_only_service_label_conditions_and_node(world)
     sl = views.trim_endpoint_slice(world[2][0])
     assert sl["metadata"] == {"name": "a-1", "namespace": "shop", "resourceVersion": "5",
                               "labels": {"kubernetes.io/service-name": "a"}}
-    assert sl["endpoints"] == [{"conditions": {"ready": True, "serving": True}, "nodeName": "n1"},
-                               {"conditions": {"ready": False, "serving": False}, "nodeName": "n2"}]
+    assert sl["endpoints"] == [
+        {"conditions": {"ready": True, "serving": True}, "nodeName": "n1", "addresses": ["198.51.100.20"]},
+        {"conditions": {"ready": False, "serving": False}, "nodeName": "n2", "addresses": ["198.51.100.21"]}]
     again = views.trim_endpoint_slice(endpoint_slice("z", "z", [("n1", dict(READY))]))
     assert again["endpoints"][0]["conditions"] is sl["endpoints"][0]["conditions"]  # shared, not copied
 
@@ -273,3 +274,14 @@ def test_watch_stream_does_not_look_for_a_model_class():
                reads.list_namespaced_config_map, reads.list_endpoint_slice_for_all_namespaces):
         assert watch.Watch().get_return_type(fn) == ""
         assert watch.Watch().get_watch_argument_name(fn) == "watch"
+
+
+def test_trimmed_slices_keep_what_bgp_needs_endpoints_with_addresses():
+    """MetalLB's BGP mode announces only for serving endpoints with addresses."""
+    from ansible_collections.metal.lb.plugins.module_utils.engine.bgp.announce import _has_endpoint
+
+    with_addresses = endpoint_slice("a-1", "a", [("n1", dict(READY))])
+    without = copy.deepcopy(with_addresses)
+    without["endpoints"][0]["addresses"] = []
+    assert _has_endpoint([views.trim_endpoint_slice(copy.deepcopy(with_addresses))], "n1")
+    assert not _has_endpoint([views.trim_endpoint_slice(without)], "n1")

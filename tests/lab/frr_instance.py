@@ -63,11 +63,12 @@ class FrrInstance:
 
     @property
     def bgp_config_path(self) -> str:
-        return os.path.join(self.etc_dir, "bgpd.conf")
+        return os.path.join(self.etc_dir, "frr.conf")
 
     def write_bgp_config(self, text: str) -> None:
-        """The configuration bgpd reads when it starts (now or after ``kill_daemon``). Read before bgpd's
-        first event, a whole configuration opens each session with all its address families; loaded
+        """The configuration each daemon reads when it starts (now or after ``kill_daemon``), each taking
+        its part of it as with vtysh (prefix-lists and route-maps live in zebra and bgpd alike). Read before
+        bgpd's first event, a whole configuration opens each session with all its address families; loaded
         command by command through vtysh, a neighbor can connect before its ``activate`` arrives."""
         with open(self.bgp_config_path, "w", encoding="utf-8") as f:
             f.write(text)
@@ -81,9 +82,7 @@ class FrrInstance:
         except FileNotFoundError:
             pass
         extra = ["-p", "0"] if daemon == "bgpd" and not self.listen else []
-        config = "/dev/null"
-        if daemon == "bgpd" and os.path.exists(self.bgp_config_path):
-            config = self.bgp_config_path
+        config = self.bgp_config_path if os.path.exists(self.bgp_config_path) else "/dev/null"
         out = self._exec([os.path.join(FRR_DIR, daemon), "-N", self.name, "-d", "-f", config,
                           "-i", pid_file, *extra])
         if out.returncode != 0:

@@ -233,6 +233,11 @@ class FrrRouter:
                          "dropped": n.get("connectionsDropped", 0)}
         return out
 
+    def bfd_sessions(self) -> dict[str, str]:
+        """peer address → BFD state (up, down, init)."""
+        peers = json.loads(self.frr.vtysh(["show bfd peers json"]) or "[]")
+        return {p["peer"]: p.get("status", "") for p in peers if isinstance(p, dict) and "peer" in p}
+
     def fib(self, family: str = IPV4) -> dict[str, set[str]]:
         return fib(self.netns, family)
 
@@ -375,8 +380,25 @@ class BirdRouter:
                 out[peer.group(1).split("%")[0]] = info
         return out
 
+    def bfd_sessions(self) -> dict[str, str]:
+        """peer address → BFD state (up, down, init), from ``show bfd sessions``."""
+        out = {}
+        for line in self._birdc("show bfd sessions").stdout.splitlines():
+            words = line.split()
+            if len(words) >= 3 and _is_address(words[0]):
+                out[words[0]] = words[2].lower()
+        return out
+
     def fib(self, family: str = IPV4) -> dict[str, set[str]]:
         return fib(self.netns, family)
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _read_pid(path: str) -> tuple[bool, int | None]:

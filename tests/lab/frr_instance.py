@@ -61,6 +61,19 @@ class FrrInstance:
             self.start_daemon(daemon)
         self.wait_vtysh()
 
+    def start_with(self, model, listen: bool = False) -> None:
+        """Start loaded with an engine rendering (``FrrConfig``): bgpd reads it whole at its start, bfdd
+        gets its BFD profiles through vtysh (in a file, the bgp lines it does not know end its
+        configuration mode before the ``bfd`` block)."""
+        from dataclasses import replace
+
+        from ansible_collections.metal.lb.plugins.module_utils.engine.bgp.frr_config import render_text
+        from ansible_collections.metal.lb.plugins.module_utils.engine.bgp.frr_diff import diff
+
+        self.start(listen=listen, bgp_config=render_text(model))
+        if model.bfd_profiles:
+            self.vtysh(diff(None, replace(model, routers=(), prefix_lists=(), route_maps=())))
+
     @property
     def bgp_config_path(self) -> str:
         return os.path.join(self.etc_dir, "frr.conf")

@@ -231,6 +231,16 @@ class FrrRouter:
                          "dropped": n.get("connectionsDropped", 0)}
         return out
 
+    def bfd_detect_ms(self) -> dict[str, int]:
+        """peer address → how long the router waits before declaring that peer down (negotiated:
+        the peer's multiplier × the slower of our receive and its transmit interval)."""
+        out = {}
+        for p in json.loads(self.frr.vtysh(["show bfd peers json"]) or "[]"):
+            if isinstance(p, dict) and "peer" in p:
+                out[p["peer"]] = p.get("remote-detect-multiplier", 0) * max(p.get("receive-interval", 0),
+                                                                             p.get("remote-transmit-interval", 0))
+        return out
+
     def stale_peers(self) -> set[str]:
         """Peers whose routes the router keeps, marked stale, while they restart (graceful restart)."""
         out = set()
@@ -402,6 +412,15 @@ class BirdRouter:
             words = line.split()
             if len(words) >= 3 and _is_address(words[0]):
                 out[words[0]] = words[2].lower()
+        return out
+
+    def bfd_detect_ms(self) -> dict[str, int]:
+        """peer address → the detection time BIRD runs with (``show bfd sessions``' Timeout)."""
+        out = {}
+        for line in self._birdc("show bfd sessions").stdout.splitlines():
+            words = line.split()
+            if len(words) >= 6 and _is_address(words[0]):
+                out[words[0]] = round(float(words[-1]) * 1000)
         return out
 
     def fib(self, family: str = IPV4) -> dict[str, set[str]]:

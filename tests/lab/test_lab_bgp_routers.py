@@ -68,7 +68,7 @@ class Node:
         self.model = render_model(k.state(objects, host.role))
 
     def start(self) -> None:
-        self.frr.start(bgp_config=render_text(self.model))
+        self.frr.start_with(self.model)
 
     def apply(self, objects: list) -> None:
         new = render_model(k.state(objects, self.host.role), self.model)
@@ -196,6 +196,8 @@ def test_bfd_a_cut_link_leaves_the_ecmp_set_within_the_detection_time(net, kind)
         routes_are(r, {P4: ECMP4})
         wait_for(lambda: (set(r.bfd_sessions().values()) == {"up"} and len(r.bfd_sessions()) == 2,
                           r.bfd_sessions()), 30, 0.2, "BFD sessions up")
+        # both ends run the profile: the router declares a node down after 3 × 100 ms
+        assert set(r.bfd_detect_ms().values()) == {BFD_MULT * BFD_MS}, r.bfd_detect_ms()
         netlab.run(["ip", "-n", lab.bridge_ns, "link", "set", port, "down"])
         try:
             slack = 3.0  # vtysh / birdc round trips on a loaded machine; the hold time is 90 s

@@ -120,12 +120,12 @@ class FrrInstance:
 
     def alive(self, daemon: str) -> bool:
         pid = self.pids.get(daemon)
-        return pid is not None and _running(pid)
+        return pid is not None and running(pid)
 
     def kill_daemon(self, daemon: str, sig: int = signal.SIGKILL) -> None:
         """Kill one daemon of this instance by its PID (a crash when ``sig`` is SIGKILL) and wait for it to end."""
         pid = self.pids.pop(daemon)
-        _end(pid, sig, time.monotonic() + 10)
+        end_process(pid, sig, time.monotonic() + 10)
 
     def stop(self) -> None:
         deadline = time.monotonic() + 10
@@ -135,7 +135,7 @@ class FrrInstance:
             except ProcessLookupError:
                 pass
         for pid in self.pids.values():
-            _end(pid, None, deadline)
+            end_process(pid, None, deadline)
         self.pids = {}
         shutil.rmtree(self.run_dir, ignore_errors=True)
         shutil.rmtree(self.etc_dir, ignore_errors=True)
@@ -168,7 +168,7 @@ class FrrInstance:
         return out
 
 
-def _running(pid: int) -> bool:
+def running(pid: int) -> bool:
     """``pid`` exists and is not a zombie (daemons are reparented; their exit may not be reaped at once)."""
     try:
         with open("/proc/%d/stat" % pid, encoding="utf-8") as f:
@@ -177,14 +177,14 @@ def _running(pid: int) -> bool:
         return False
 
 
-def _end(pid: int, sig: int | None, deadline: float) -> None:
+def end_process(pid: int, sig: int | None, deadline: float) -> None:
     """Send ``sig`` (None: none) to ``pid``, wait until it is gone, SIGKILL at ``deadline``."""
     try:
         if sig is not None:
             os.kill(pid, sig)
-        while time.monotonic() < deadline and _running(pid):
+        while time.monotonic() < deadline and running(pid):
             time.sleep(0.05)
-        if _running(pid):
+        if running(pid):
             os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass

@@ -6,7 +6,9 @@ network namespace the caller created, configured from one neutral description (`
 Both install what they learn into the namespace's kernel with ECMP (FRR ``maximum-paths``, BIRD
 ``merge paths``), so a client behind the router reaches a service over every node. Both give the
 same normalized views: ``routes()`` (prefix → next hops, communities, large communities,
-LOCAL_PREF), ``sessions()`` (peer address → BGP state) and ``counters()`` (per peer). Each runs in
+LOCAL_PREF), ``sessions()`` (peer address → BGP state), ``counters()`` (per peer),
+``stale_peers()`` (graceful restart), ``bfd_sessions()``, ``bfd_detect_ms()`` and ``fib()`` (the
+kernel routes). Each runs in
 its own pathspace / control socket and config directory, is stopped by its own PIDs, and its
 directories are removed, also when starting fails (use them as context managers)."""
 
@@ -23,7 +25,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 
-from frr_instance import FrrInstance, _end, _running
+from frr_instance import FrrInstance, end_process, running
 from frr_instance import missing as frr_missing
 
 BIRD, BIRDC = "/usr/sbin/bird", "/usr/sbin/birdc"
@@ -349,8 +351,8 @@ class BirdRouter:
         wait_for(lambda: (self._birdc("show status", check=False).returncode == 0, None), 10, 0.1, "birdc answers")
 
     def stop(self) -> None:
-        if self.pid is not None and _running(self.pid):
-            _end(self.pid, signal.SIGTERM, time.monotonic() + 10)
+        if self.pid is not None and running(self.pid):
+            end_process(self.pid, signal.SIGTERM, time.monotonic() + 10)
         self.pid = None
         if self.dir:
             shutil.rmtree(self.dir, ignore_errors=True)
@@ -370,7 +372,7 @@ class BirdRouter:
         """prefix → next hops of every BGP path BIRD holds for it (``merge paths`` installs them all
         when they are equal; the tests give equal paths), attributes of its best path (``*``)."""
         text = self._birdc("show route all table master%s" % ("6" if family == IPV6 else "4")).stdout
-        return _bird_routes(text)
+        return bird_routes(text)
 
     def sessions(self) -> dict[str, str]:
         return {peer: info["state"] for peer, info in self._protocols().items()}
@@ -382,37 +384,7 @@ class BirdRouter:
                 for peer, info in self._protocols().items()}
 
     def _protocols(self) -> dict[str, dict]:
-        text = self._birdc("show protocols all").stdout
-        out: dict[str, dict] = {}
-        for block in re.split(r"\n(?=\S)", text):
-            head = block.split("\n", 1)[0].split()
-            if len(head) < 2 or head[1] != "BGP":
-                continue
-            peer = re.search(r"Neighbor address:\s+(\S+)", block)
-            if not peer:  # a listen range's template: its sessions are the spawned protocols
-                continue
-            state = re.search(r"BGP state:\s+(\S+)", block)
-            info = {"state": state.group(1) if state else "", "since": head[4] if len(head) > 4 else "",
-                    "graceful_restart": "Neighbor graceful restart active" in block}
-            for key, label in (("import_updates", "Import updates"), ("import_withdraws", "Import withdraws")):
-                m = re.search(label + r":\s+(\d+)\s+\d+\s+\d+\s+\d+\s+(\d+)", block)
-                info[key] = int(m.group(1)) if m else 0
-            if peer.group(1).split("%")[0] not in out or info["state"] == ESTABLISHED:
-                out[peer.group(1).split("%")[0]] = info
-        return out
-
-    def stale_peers(self) -> set[str]:
-        """Peers whose routes the router keeps while they restart (BIRD: "Neighbor graceful restart active")."""
-        return {peer for peer, info in self._protocols().items() if info["graceful_restart"]}
-
-    def bfd_sessions(self) -> dict[str, str]:
-        """peer address → BFD state (up, down, init), from ``show bfd sessions``."""
-        out = {}
-        for line in self._birdc("show bfd sessions").stdout.splitlines():
-            words = line.split()
-            if len(words) >= 3 and _is_address(words[0]):
-                out[words[0]] = words[2].lower()
-        return out
+        return bird_protocols(self._birdc("show protocols all").stdout)
 
     def bfd_detect_ms(self) -> dict[str, int]:
         """peer address → the detection time BIRD runs with (``show bfd sessions``' Timeout)."""
@@ -443,10 +415,34 @@ def _read_pid(path: str) -> tuple[bool, int | None]:
         return False, None
 
 
+def bird_protocols(text: str) -> dict[str, dict]:
+    """``show protocols all`` of BIRD 2: per BGP neighbor address its state, when it last changed,
+    whether BIRD keeps its routes for a graceful restart, and its import counters. A listen range's
+    template is skipped: its sessions are the protocols it spawned."""
+    out: dict[str, dict] = {}
+    for block in re.split(r"\n(?=\S)", text):
+        head = block.split("\n", 1)[0].split()
+        if len(head) < 2 or head[1] != "BGP":
+            continue
+        peer = re.search(r"Neighbor address:\s+(\S+)", block)
+        if not peer:
+            continue
+        state = re.search(r"BGP state:\s+(\S+)", block)
+        info = {"state": state.group(1) if state else "", "since": head[4] if len(head) > 4 else "",
+                "graceful_restart": "Neighbor graceful restart active" in block}
+        for key, label in (("import_updates", "Import updates"), ("import_withdraws", "Import withdraws")):
+            m = re.search(label + r":\s+(\d+)\s+(?:\S+\s+){3}(\d+)", block)  # "---": a column BIRD has not
+            info[key] = int(m.group(1)) if m else 0
+        address = peer.group(1).split("%")[0]
+        if address not in out or info["state"] == ESTABLISHED:
+            out[address] = info
+    return out
+
+
 _BIRD_PATH = re.compile(r"^(\S+)?\s+\w+ \[(\S+) [^\]]*\]( \*)?")
 
 
-def _bird_routes(text: str) -> dict[str, RouteView]:
+def bird_routes(text: str) -> dict[str, RouteView]:
     """``show route all`` of BIRD 2: a prefix line, then one block per path (first line indented by
     spaces, attribute lines by a tab)."""
     paths: dict[str, list[dict]] = {}

@@ -289,6 +289,8 @@ def burst_figures(router, nodes, objects, start: int, count: int) -> None:
             per10 = updates / (count / 10.0)
             worst, counted = max(worst, per10), counted + 1
             print("   %-22s %5d UPDATEs received = %.2f per 10 services" % (peer, updates, per10))
+        elif "import_updates" in a and sessions.downs[peer]:
+            print("   %-22s route updates not countable (the session was reset)" % peer)
         elif "import_updates" in a:  # BIRD: route changes, not messages
             print("   %-22s %5d route updates imported (BIRD counts routes, not messages)"
                   % (peer, a["import_updates"] - b.get("import_updates", 0)))

@@ -386,6 +386,19 @@ class BirdRouter:
     def _protocols(self) -> dict[str, dict]:
         return bird_protocols(self._birdc("show protocols all").stdout)
 
+    def stale_peers(self) -> set[str]:
+        """Peers whose routes the router keeps while they restart (BIRD: "Neighbor graceful restart active")."""
+        return {peer for peer, info in self._protocols().items() if info["graceful_restart"]}
+
+    def bfd_sessions(self) -> dict[str, str]:
+        """peer address → BFD state (up, down, init), from ``show bfd sessions``."""
+        out = {}
+        for line in self._birdc("show bfd sessions").stdout.splitlines():
+            words = line.split()
+            if len(words) >= 3 and _is_address(words[0]):
+                out[words[0]] = words[2].lower()
+        return out
+
     def bfd_detect_ms(self) -> dict[str, int]:
         """peer address → the detection time BIRD runs with (``show bfd sessions``' Timeout)."""
         out = {}

@@ -141,7 +141,11 @@ class LabCluster:
         speakers: bool | None = None,
         kube_proxy: bool = True,
         log=None,
+        router=None,
     ) -> None:
+        """``router``: a factory ``router(name, netns)`` returning a started-on-enter context manager
+        (tests/lab/routers.py's ``FrrRouter`` / ``BirdRouter`` with their spec bound): with it the lab
+        gets a ``router`` namespace on the bridge and a ``wan-client`` behind it."""
         self.node_addrs = {n.name: n for n in topology.nodes(node_count)}
         self.strict_arp = strict_arp
         self.want_speakers = speakers
@@ -158,6 +162,8 @@ class LabCluster:
         self.pod_slots: dict[str, int] = {}
         self.has_speakers = False
         self.api: k8s_client.ApiClient | None = None
+        self.router_factory = router
+        self.router = None  # the started router, when the lab has one
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -199,6 +205,8 @@ class LabCluster:
         self.hosts["client"] = self.net.add_host(
             "client", (topology.CLIENT_V4 + "/24", topology.CLIENT_V6 + "/64")
         )
+        if self.router_factory is not None:
+            self.add_router()
         self.key_file = os.path.join(self.workdir, "membership.key")
         with open(os.open(self.key_file, os.O_WRONLY | os.O_CREAT, 0o600), "w") as fh:
             fh.write(base64.b64encode(secrets.token_bytes(32)).decode() + "\n")
@@ -270,7 +278,35 @@ class LabCluster:
         else:
             self.log("speakers: not started (`bin/metal-lb speaker` is not available yet)")
 
+    def add_router(self) -> None:
+        """``router`` on the bridge, ``wan-client`` behind it on a link of their own; the nodes reach the
+        wan-client through the router (the router learns the Services' prefixes over BGP)."""
+        router = self.net.add_host("router", (topology.ROUTER_V4 + "/24", topology.ROUTER_V6 + "/64"))
+        self.hosts["router"] = router
+        wan = self.net._netns("wan-client")  # registered with the lab: removed at teardown
+        self.hosts["wan-client"] = netns.Host("wan-client", wan, "", (topology.WAN_CLIENT_V4, topology.WAN_CLIENT_V6))
+        netns.run(["ip", "-n", router.ns, "link", "add", "wan0", "type", "veth", "peer", "name", "eth0", "netns", wan])
+        for ns, dev, v4, v6 in ((router.ns, "wan0", topology.WAN_ROUTER_V4, topology.WAN_ROUTER_V6),
+                                (wan, "eth0", topology.WAN_CLIENT_V4, topology.WAN_CLIENT_V6)):
+            netns.run(["ip", "-n", ns, "addr", "add", "%s/29" % v4, "dev", dev])
+            netns.run(["ip", "-n", ns, "-6", "addr", "add", "%s/64" % v6, "dev", dev, "nodad"])
+            netns.run(["ip", "-n", ns, "link", "set", dev, "up"])
+        netns.run(["ip", "-n", wan, "route", "add", "default", "via", topology.WAN_ROUTER_V4])
+        netns.run(["ip", "-n", wan, "-6", "route", "add", "default", "via", topology.WAN_ROUTER_V6])
+        router.run("sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1")
+        for name in self.node_addrs:
+            self.hosts[name].run("ip", "route", "add", topology.WAN_V4_NET, "via", topology.ROUTER_V4)
+            self.hosts[name].run("ip", "-6", "route", "add", topology.WAN_V6_NET, "via", topology.ROUTER_V6)
+        self.router = self.router_factory(self.net.prefix + "-router", router.ns)
+        self.router.__enter__()
+
     def teardown(self) -> None:
+        if self.router is not None:
+            try:
+                self.router.__exit__(None, None, None)  # its daemons by PID, its directories
+            except Exception:  # keep tearing down
+                pass
+            self.router = None
         if self.api is not None:
             try:
                 self.api.close()

@@ -70,6 +70,19 @@ def speaker_available() -> bool:
     return out.returncode == 0
 
 
+def speaker_speaks_bgp() -> bool:
+    """The speaker runs its own FRR (it has ``--frr-pathspace``): the lab gives each node its own."""
+    out = subprocess.run(
+        [python(), str(METAL_LB), "speaker", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=ROOT,
+    )
+    return out.returncode == 0 and "--frr-pathspace" in out.stdout
+
+
 def missing_requirements() -> str | None:
     """Why the lab cannot run here (None: it can)."""
     reason = netns.missing_requirements(netns.REQUIRED_TOOLS + ("nft", "curl"))
@@ -164,6 +177,7 @@ class LabCluster:
         self.api: k8s_client.ApiClient | None = None
         self.router_factory = router
         self.router = None  # the started router, when the lab has one
+        self.speakers_bgp = False  # the speakers run FRR, each in pathspace <lab prefix>-<node>
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -255,7 +269,9 @@ class LabCluster:
             self.core.create_node(objects.node(name, addr.v4, addr.v6))
         self.controller = self._spawn(
             self.hosts["apiserver"],
-            [python(), str(METAL_LB), "controller", "--kubeconfig", self.controller_kubeconfig],
+            [python(), str(METAL_LB), "controller", "--kubeconfig", self.controller_kubeconfig]
+            # the speakers speak BGP as MetalLB's FRR mode: validate BGP objects as that mode does
+            + (["--bgp-type", "frr"] if self.router_factory is not None else []),
             "controller",
         )
         controller = self.controller
@@ -272,6 +288,7 @@ class LabCluster:
                 )
         self.has_speakers = speaker_available() if self.want_speakers is None else self.want_speakers
         if self.has_speakers:
+            self.speakers_bgp = speaker_speaks_bgp()
             for name in self.node_addrs:
                 self.start_speaker(name)
             self.log("speakers: %s" % " ".join(self.speaker_argv("nodeN")))
@@ -293,7 +310,9 @@ class LabCluster:
             netns.run(["ip", "-n", ns, "link", "set", dev, "up"])
         netns.run(["ip", "-n", wan, "route", "add", "default", "via", topology.WAN_ROUTER_V4])
         netns.run(["ip", "-n", wan, "-6", "route", "add", "default", "via", topology.WAN_ROUTER_V6])
-        router.run("sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1")
+        # forwarding, and ECMP hashing on ports too, so one client's connections spread over the nodes
+        router.run("sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1",
+                   "net.ipv4.fib_multipath_hash_policy=1", "net.ipv6.fib_multipath_hash_policy=1")
         for name in self.node_addrs:
             self.hosts[name].run("ip", "route", "add", topology.WAN_V4_NET, "via", topology.ROUTER_V4)
             self.hosts[name].run("ip", "-6", "route", "add", topology.WAN_V6_NET, "via", topology.ROUTER_V6)
@@ -314,6 +333,7 @@ class LabCluster:
                 pass
             self.api = None
         self.net.teardown()  # every process by PID, then the namespaces
+        self._stop_speaker_frr()
         for path in self.net.paths:
             if path == self.workdir and os.environ.get("METAL_LB_LAB_KEEP_LOGS"):
                 continue
@@ -327,6 +347,29 @@ class LabCluster:
                 os.rmdir(os.path.dirname(SPEAKER_STATUS))  # only if the speakers left it empty
             except OSError:
                 pass
+
+    def _stop_speaker_frr(self) -> None:
+        """The FRR daemons the speakers started (they outlive a speaker on purpose): by the PIDs in their
+        pathspace's pid files, only if that process is FRR's of that pathspace; then its directories."""
+        if not self.speakers_bgp:
+            return
+        for node in self.node_addrs:
+            space = self.frr_pathspace(node)
+            run_dir = os.path.join("/var/run/frr", space)
+            for pid_file in sorted(Path(run_dir).glob("*.pid")) if os.path.isdir(run_dir) else ():
+                try:
+                    pid = int(pid_file.read_text().strip())
+                    with open("/proc/%d/cmdline" % pid, "rb") as fh:
+                        argv = fh.read().split(b"\0")
+                except (OSError, ValueError):
+                    continue
+                if space.encode() in argv:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except OSError:
+                        pass
+            for path in (run_dir, os.path.join("/etc/frr", space)):
+                shutil.rmtree(path, ignore_errors=True)
 
     def _log_path(self, name: str) -> str:
         return os.path.join(self.workdir, name + ".log")
@@ -404,7 +447,10 @@ class LabCluster:
             self.key_file,
             "--metrics-port",
             str(topology.METRICS_PORT),
-        ]
+        ] + (["--frr-pathspace", self.frr_pathspace(node)] if self.speakers_bgp else [])
+
+    def frr_pathspace(self, node: str) -> str:
+        return "%s-%s" % (self.net.prefix, node)
 
     def start_speaker(self, node: str) -> subprocess.Popen:
         proc = self._spawn(self.hosts[node], [python()] + self.speaker_argv(node), "speaker-" + node)
@@ -465,8 +511,10 @@ class LabCluster:
         self.create_custom("l2advertisements", advertisement or objects.l2_advertisement("lab-l2"))
 
     def create_custom(self, plural: str, body: dict) -> None:
+        """``body`` in its own apiVersion (v1beta1 unless it names another, e.g. BGPPeer v1beta2)."""
+        version = body.get("apiVersion", "metallb.io/v1beta1").split("/")[-1]
         self.custom.create_namespaced_custom_object(
-            "metallb.io", "v1beta1", body["metadata"]["namespace"], plural, body
+            "metallb.io", version, body["metadata"]["namespace"], plural, body
         )
 
     def delete_custom(self, plural: str, name: str) -> None:

@@ -429,8 +429,9 @@ def lab_link_cut(lab, router, prefix: str, trials: int) -> None:
     times = []
     hop = lab.node_addrs["node1"].v6
     for _ in range(trials):
-        wait_for(lambda: (hop in getattr(router.route_views(IPV6).get(prefix), "next_hops", ()), None), 60, 0.1,
-                 "node1 back in the ECMP set")
+        # BGP comes back before BFD does: a cut before BFD is up again would wait for the hold time
+        wait_for(lambda: (hop in getattr(router.route_views(IPV6).get(prefix), "next_hops", ())
+                          and router.bfd_sessions().get(hop) == "up", None), 60, 0.1, "node1 back, BFD up")
         t0 = time.monotonic()
         lab.cut_link("node1")
         try:

@@ -8,11 +8,14 @@ Asserted from the router itself: a Service's prefixes (IPv4 and IPv6) with every
 hop, its communities and large communities; the wan-client reaching the Service over several nodes;
 ``externalTrafficPolicy: Local`` restricting the next hops to nodes with endpoints; a deleted Service
 withdrawn; a node whose link is cut leaving the ECMP set within the BFD detection time; a speaker
-killed and restarted without the router losing the node's routes."""
+killed and restarted without the router losing the node's routes; a peer sending a malformed OPEN or
+message header to a node's FRR gets a NOTIFICATION, and the speaker keeps running."""
 
 from __future__ import annotations
 
 import functools
+import json
+import os
 import re
 import sys
 import time
@@ -33,6 +36,8 @@ ROUTER_SPEC = RouterSpec(ROUTER_ASN, topology.ROUTER_V4, (
 ))
 LAB_OPTIONS = {"router": functools.partial(FrrRouter, spec=ROUTER_SPEC), "speakers": True}
 PORT = 8080
+HOSTILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bgp_hostile_peer.py")
+HOSTILE_CODES = {"bad-version": (2, 1), "bad-marker": (1, 1)}  # RFC 4271 6.2, 6.1
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -166,3 +171,23 @@ def test_a_restarted_speaker_keeps_its_routes_on_the_router(cluster, bgp):
         assert view is not None and node2 in view.next_hops, view
         time.sleep(0.2)
     assert bgp.sessions().get(node2) == ESTABLISHED
+
+
+# a malformed UPDATE needs an established second session, which bgpd refuses (connection collision)
+# while the router's own session is up: tests/lab/test_lab_bgp_hostile.py sends it to a node FRR
+@pytest.mark.parametrize("case", ["bad-version", "bad-marker"])
+def test_a_hostile_peer_gets_a_notification_and_the_speaker_keeps_running(cluster, bgp, case):
+    """From the router's address (a configured neighbor), a malformed OPEN or header to node3's FRR: a
+    NOTIFICATION comes back, node3's speaker keeps running and its session with the router stays up."""
+    node3 = cluster.node_addrs["node3"].v4
+    argv = [sys.executable, HOSTILE, case, node3, str(ROUTER_ASN), topology.ROUTER_V4]
+    deadline = time.monotonic() + 30
+    while True:  # bgpd may refuse a connection for a moment after the previous case's error
+        out = cluster.hosts["router"].run(*argv, check=False, timeout=30)
+        result = json.loads(out.stdout) if out.returncode == 0 else {"error": out.stderr[-300:]}
+        if result.get("seen") or result.get("notification") or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert result.get("notification") == list(HOSTILE_CODES[case]), result
+    assert cluster.speakers["node3"].poll() is None
+    wait_for(lambda: (bgp.sessions().get(node3) == ESTABLISHED, bgp.sessions()), 60, 0.2, "node3's session")

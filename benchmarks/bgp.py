@@ -497,9 +497,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--burst", type=int, default=1000)
     parser.add_argument("--trials", type=int, default=5)
     parser.add_argument("--only", choices=PARTS, action="append", help="run only these parts (repeatable)")
-    parser.add_argument("--mode", choices=("lab", "engine"), default="lab",
+    parser.add_argument("--mode", choices=("auto", "lab", "engine"), default="auto",
                         help="lab: the controller and speakers of the namespace lab (needs `make k8s`); engine: node "
-                             "FRR instances driven by the engine directly, as the speaker drives its own")
+                             "FRR instances driven by the engine directly, as the speaker drives its own; auto: lab "
+                             "when the speaker speaks BGP, else engine")
     args = parser.parse_args(argv)
     if not 1 <= args.services <= 1000 or not 1 <= args.burst <= 3000 or not 1 <= args.trials <= 50:
         parser.error("--services 1..1000, --burst 1..3000, --trials 1..50")
@@ -507,6 +508,10 @@ def main(argv: list[str] | None = None) -> int:
     if reason:
         print("bgp benchmark skipped: %s" % reason)
         return 0
+    if args.mode == "auto":
+        from lab.cluster import speaker_speaks_bgp
+        args.mode = "lab" if speaker_speaks_bgp() else "engine"
+        print("mode %s%s" % (args.mode, "" if args.mode == "lab" else " (the speaker does not speak BGP yet)"))
     if args.mode == "lab":
         from lab.cluster import missing_requirements
         reason = missing_requirements()

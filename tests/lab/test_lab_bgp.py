@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """BGP end to end in the lab: the controller and the three speakers (each with its own FRR) peer with
 the lab's router (FRR on 198.51.100.254 / 2001:db8:0:1::254, ECMP, BFD 3 × 100 ms, graceful-restart
-helper); a ``wan-client`` sits behind the router on a link of its own.
+helper; BIRD 2 in test_lab_bgp_bird.py); a ``wan-client`` sits behind the router on a link of its own.
 
 Asserted from the router itself: a Service's prefixes (IPv4 and IPv6) with every node as an ECMP next
 hop, its communities and large communities; the wan-client reaching the Service over several nodes;
@@ -41,10 +41,11 @@ HOSTILE_CODES = {"bad-version": (2, 1), "bad-marker": (1, 1)}  # RFC 4271 6.2, 6
 
 
 @pytest.fixture(scope="module", autouse=True)
-def frr_present():
-    reason = missing("frr")
-    if reason:
-        pytest.skip(reason)
+def routers_present(request):
+    for kind in ("frr", "bird") if "bird" in request.module.__name__ else ("frr",):
+        reason = missing(kind)
+        if reason:
+            pytest.skip(reason)
 
 
 def test_the_router_joins_the_nodes_and_the_wan_client(cluster):
@@ -79,8 +80,9 @@ def bgp(cluster):
     cluster.create_custom("bgpadvertisements", k.bgpad("bgp-adv", ipAddressPools=["bgp-pool"],
                                                        communities=["65000:100", "large:64500:1:2"]))
     for name, address in (("router4", topology.ROUTER_V4), ("router6", topology.ROUTER_V6)):
+        # connectTime: after a cut link the node retries within seconds, not FRR's default 120 s
         cluster.create_custom("bgppeers", k.peer(name, myASN=NODE_ASN, peerASN=ROUTER_ASN, peerAddress=address,
-                                                 bfdProfile="fast", enableGracefulRestart=True))
+                                                 bfdProfile="fast", enableGracefulRestart=True, connectTime="2s"))
     peers = [a.v4 for a in cluster.node_addrs.values()] + [a.v6 for a in cluster.node_addrs.values()]
     router = cluster.router
     wait_for(lambda: (all(router.sessions().get(p) == ESTABLISHED for p in peers), router.sessions()), 90, 0.5,

@@ -28,9 +28,11 @@ from lab import topology
 
 NODE_ASN, ROUTER_ASN = 64501, 64500
 BFD_MS, BFD_MULT = 100, 3
+# the IPv4 sessions are TCP-MD5 signed: the speakers read the password from a basic-auth Secret
+MD5_SECRET = "router4-auth"
 ROUTER_SPEC = RouterSpec(ROUTER_ASN, topology.ROUTER_V4, (
     Neighbor(NODE_ASN, listen_range=topology.V4_PREFIX, families=(IPV4,), bfd=True, bfd_interval_ms=BFD_MS,
-             bfd_multiplier=BFD_MULT),
+             bfd_multiplier=BFD_MULT, password="lab-md5-secret"),
     Neighbor(NODE_ASN, listen_range=topology.V6_PREFIX, families=(IPV6,), bfd=True, bfd_interval_ms=BFD_MS,
              bfd_multiplier=BFD_MULT),
 ))
@@ -71,7 +73,8 @@ def _curl(cluster, host: str, url: str) -> str | None:
 @pytest.fixture(scope="module")
 def bgp(cluster):
     """The BGP configuration: a pool, a BGPAdvertisement with a community and a large community, one
-    BGPPeer per family (BFD, graceful restart), and every node's sessions up on the router."""
+    BGPPeer per family (BFD, graceful restart; the IPv4 one TCP-MD5 with a passwordSecret), and every
+    node's sessions up on the router (the IPv4 ones only if the speakers sign with the Secret's password)."""
     if not cluster.speakers_bgp:
         pytest.skip("the speaker does not speak BGP here (no --frr-pathspace)")
     cluster.create_custom("bfdprofiles", k.bfd("fast", receiveInterval=BFD_MS, transmitInterval=BFD_MS,
@@ -79,10 +82,13 @@ def bgp(cluster):
     cluster.create_custom("ipaddresspools", k.pool("bgp-pool", addresses=(topology.POOL_V4, topology.POOL_V6)))
     cluster.create_custom("bgpadvertisements", k.bgpad("bgp-adv", ipAddressPools=["bgp-pool"],
                                                        communities=["65000:100", "large:64500:1:2"]))
-    for name, address in (("router4", topology.ROUTER_V4), ("router6", topology.ROUTER_V6)):
+    cluster.core.create_namespaced_secret(k.NS, k.secret(MD5_SECRET, "lab-md5-secret"))
+    for name, address, extra in (("router4", topology.ROUTER_V4, {"passwordSecret": {"name": MD5_SECRET}}),
+                                 ("router6", topology.ROUTER_V6, {})):
         # connectTime: after a cut link the node retries within seconds, not FRR's default 120 s
         cluster.create_custom("bgppeers", k.peer(name, myASN=NODE_ASN, peerASN=ROUTER_ASN, peerAddress=address,
-                                                 bfdProfile="fast", enableGracefulRestart=True, connectTime="2s"))
+                                                 bfdProfile="fast", enableGracefulRestart=True, connectTime="2s",
+                                                 **extra))
     peers = [a.v4 for a in cluster.node_addrs.values()] + [a.v6 for a in cluster.node_addrs.values()]
     router = cluster.router
     wait_for(lambda: (all(router.sessions().get(p) == ESTABLISHED for p in peers), router.sessions()), 90, 0.5,
@@ -179,9 +185,9 @@ def test_a_restarted_speaker_keeps_its_routes_on_the_router(cluster, bgp):
 # while the router's own session is up: tests/lab/test_lab_bgp_hostile.py sends it to a node FRR
 @pytest.mark.parametrize("case", ["bad-version", "bad-marker"])
 def test_a_hostile_peer_gets_a_notification_and_the_speaker_keeps_running(cluster, bgp, case):
-    """From the router's address (a configured neighbor), a malformed OPEN or header to node3's FRR: a
+    """From the router's IPv6 address (a configured neighbor), a malformed OPEN or header to node3's FRR: a
     NOTIFICATION comes back, node3's speaker keeps running and its session with the router stays up."""
-    node3 = cluster.node_addrs["node3"].v4
+    node3 = cluster.node_addrs["node3"].v6  # the IPv6 session: the IPv4 one drops unsigned (TCP-MD5) segments
     argv = [sys.executable, HOSTILE, case, node3, str(ROUTER_ASN), topology.ROUTER_V4]
     deadline = time.monotonic() + 30
     while True:  # bgpd may refuse a connection for a moment after the previous case's error

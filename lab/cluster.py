@@ -75,6 +75,19 @@ def speaker_available() -> bool:
     return out.returncode == 0
 
 
+def speaker_speaks_bgp() -> bool:
+    """The speaker runs its own FRR (it has ``--frr-pathspace``): the lab gives each node its own."""
+    out = subprocess.run(
+        [python(), str(METAL_LB), "speaker", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=ROOT,
+    )
+    return out.returncode == 0 and "--frr-pathspace" in out.stdout
+
+
 def missing_requirements(with_hosts: bool = False) -> str | None:
     """Why the lab (``with_hosts``: with its systemd hosts) cannot run here (None: it can)."""
     reason = netns.missing_requirements(netns.REQUIRED_TOOLS + ("nft", "curl"))
@@ -152,9 +165,13 @@ class LabCluster:
         log=None,
         hosts: bool = False,
         hosts_dir: str | None = None,
+        router=None,
     ) -> None:
         """``hosts``: boot the nodes and cp1 as systemd hosts instead of starting the controller and
-        the speakers as processes; their files go to ``hosts_dir`` (default build/lab)."""
+        the speakers as processes; their files go to ``hosts_dir`` (default build/lab).
+        ``router``: a factory ``router(name, netns)`` returning a started-on-enter context manager
+        (tests/lab/routers.py's ``FrrRouter`` / ``BirdRouter`` with their spec bound): with it the lab
+        gets a ``router`` namespace on the bridge and a ``wan-client`` behind it."""
         self.node_addrs = {n.name: n for n in topology.nodes(node_count)}
         self.strict_arp = strict_arp
         self.want_speakers = speakers
@@ -174,6 +191,9 @@ class LabCluster:
         self.pod_slots: dict[str, int] = {}
         self.has_speakers = False
         self.api: k8s_client.ApiClient | None = None
+        self.router_factory = router
+        self.router = None  # the started router, when the lab has one
+        self.speakers_bgp = False  # the speakers run FRR, each in pathspace <lab prefix>-<node>
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -221,6 +241,8 @@ class LabCluster:
         self.hosts["client"] = self.net.add_host(
             "client", (topology.CLIENT_V4 + "/24", topology.CLIENT_V6 + "/64")
         )
+        if self.router_factory is not None:
+            self.add_router()
         if self.want_hosts:  # they boot while the API server starts
             self.lab_hosts = hosts_module.LabHosts(self.net, self.hosts_dir, log=self.log)
             self.lab_hosts.start(
@@ -287,7 +309,9 @@ class LabCluster:
             return
         self.controller = self._spawn(
             self.hosts["apiserver"],
-            [python(), str(METAL_LB), "controller", "--kubeconfig", self.controller_kubeconfig],
+            [python(), str(METAL_LB), "controller", "--kubeconfig", self.controller_kubeconfig]
+            # the speakers speak BGP as MetalLB's FRR mode: validate BGP objects as that mode does
+            + (["--bgp-type", "frr"] if self.router_factory is not None else []),
             "controller",
         )
         controller = self.controller
@@ -298,6 +322,7 @@ class LabCluster:
         self._start_kube_proxies()
         self.has_speakers = speaker_available() if self.want_speakers is None else self.want_speakers
         if self.has_speakers:
+            self.speakers_bgp = speaker_speaks_bgp()
             for name in self.node_addrs:
                 self.start_speaker(name)
             self.log("speakers: %s" % " ".join(self.speaker_argv("nodeN")))
@@ -313,12 +338,42 @@ class LabCluster:
                     "kube-proxy-" + name,
                 )
 
+    def add_router(self) -> None:
+        """``router`` on the bridge, ``wan-client`` behind it on a link of their own; the nodes reach the
+        wan-client through the router (the router learns the Services' prefixes over BGP)."""
+        router = self.net.add_host("router", (topology.ROUTER_V4 + "/24", topology.ROUTER_V6 + "/64"))
+        self.hosts["router"] = router
+        wan = self.net._netns("wan-client")  # registered with the lab: removed at teardown
+        self.hosts["wan-client"] = netns.Host("wan-client", wan, "", (topology.WAN_CLIENT_V4, topology.WAN_CLIENT_V6))
+        netns.run(["ip", "-n", router.ns, "link", "add", "wan0", "type", "veth", "peer", "name", "eth0", "netns", wan])
+        for ns, dev, v4, v6 in ((router.ns, "wan0", topology.WAN_ROUTER_V4, topology.WAN_ROUTER_V6),
+                                (wan, "eth0", topology.WAN_CLIENT_V4, topology.WAN_CLIENT_V6)):
+            netns.run(["ip", "-n", ns, "addr", "add", "%s/29" % v4, "dev", dev])
+            netns.run(["ip", "-n", ns, "-6", "addr", "add", "%s/64" % v6, "dev", dev, "nodad"])
+            netns.run(["ip", "-n", ns, "link", "set", dev, "up"])
+        netns.run(["ip", "-n", wan, "route", "add", "default", "via", topology.WAN_ROUTER_V4])
+        netns.run(["ip", "-n", wan, "-6", "route", "add", "default", "via", topology.WAN_ROUTER_V6])
+        # forwarding, and ECMP hashing on ports too, so one client's connections spread over the nodes
+        router.run("sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1",
+                   "net.ipv4.fib_multipath_hash_policy=1", "net.ipv6.fib_multipath_hash_policy=1")
+        for name in self.node_addrs:
+            self.hosts[name].run("ip", "route", "add", topology.WAN_V4_NET, "via", topology.ROUTER_V4)
+            self.hosts[name].run("ip", "-6", "route", "add", topology.WAN_V6_NET, "via", topology.ROUTER_V6)
+        self.router = self.router_factory(self.net.prefix + "-router", router.ns)
+        self.router.__enter__()
+
     def teardown(self) -> None:
         if self.lab_hosts is not None:
             try:
                 self.lab_hosts.teardown()  # powered off before their namespaces go
             finally:
                 self.lab_hosts = None
+        if self.router is not None:
+            try:
+                self.router.__exit__(None, None, None)  # its daemons by PID, its directories
+            except Exception:  # keep tearing down
+                pass
+            self.router = None
         if self.api is not None:
             try:
                 self.api.close()
@@ -326,6 +381,7 @@ class LabCluster:
                 pass
             self.api = None
         self.net.teardown()  # every process by PID, then the namespaces
+        self._stop_speaker_frr()
         for path in self.net.paths:
             if path == self.workdir and os.environ.get("METAL_LB_LAB_KEEP_LOGS"):
                 continue
@@ -339,6 +395,29 @@ class LabCluster:
                 os.rmdir(os.path.dirname(SPEAKER_STATUS))  # only if the speakers left it empty
             except OSError:
                 pass
+
+    def _stop_speaker_frr(self) -> None:
+        """The FRR daemons the speakers started (they outlive a speaker on purpose): by the PIDs in their
+        pathspace's pid files, only if that process is FRR's of that pathspace; then its directories."""
+        if not self.speakers_bgp:
+            return
+        for node in self.node_addrs:
+            space = self.frr_pathspace(node)
+            run_dir = os.path.join("/var/run/frr", space)
+            for pid_file in sorted(Path(run_dir).glob("*.pid")) if os.path.isdir(run_dir) else ():
+                try:
+                    pid = int(pid_file.read_text().strip())
+                    with open("/proc/%d/cmdline" % pid, "rb") as fh:
+                        argv = fh.read().split(b"\0")
+                except (OSError, ValueError):
+                    continue
+                if space.encode() in argv:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except OSError:
+                        pass
+            for path in (run_dir, os.path.join("/etc/frr", space)):
+                shutil.rmtree(path, ignore_errors=True)
 
     def _log_path(self, name: str) -> str:
         return os.path.join(self.workdir, name + ".log")
@@ -416,7 +495,10 @@ class LabCluster:
             self.key_file,
             "--metrics-port",
             str(topology.METRICS_PORT),
-        ]
+        ] + (["--frr-pathspace", self.frr_pathspace(node)] if self.speakers_bgp else [])
+
+    def frr_pathspace(self, node: str) -> str:
+        return "%s-%s" % (self.net.prefix, node)
 
     def start_speaker(self, node: str) -> subprocess.Popen:
         proc = self._spawn(self.hosts[node], [python()] + self.speaker_argv(node), "speaker-" + node)
@@ -477,8 +559,10 @@ class LabCluster:
         self.create_custom("l2advertisements", advertisement or objects.l2_advertisement("lab-l2"))
 
     def create_custom(self, plural: str, body: dict) -> None:
+        """``body`` in its own apiVersion (v1beta1 unless it names another, e.g. BGPPeer v1beta2)."""
+        version = body.get("apiVersion", "metallb.io/v1beta1").split("/")[-1]
         self.custom.create_namespaced_custom_object(
-            "metallb.io", "v1beta1", body["metadata"]["namespace"], plural, body
+            "metallb.io", version, body["metadata"]["namespace"], plural, body
         )
 
     def delete_custom(self, plural: str, name: str) -> None:

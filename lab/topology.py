@@ -8,6 +8,11 @@
   .11-.13 / ::11  node1..node3, pods of nodeN on lo: 198.51.100.(16*(N+1)).0/28 and 2001:db8:0:1N::/64
   .100 / ::100    client
   .200-.220       the demo pool (and 2001:db8:0:1::200-2001:db8:0:1::220)
+  .254 / ::254    router (BGP tests: FRR or BIRD peering with the nodes' speakers)
+  wan-client      behind the router, on its own link: 198.51.100.232/29 and 2001:db8:0:2::/64
+                  (.233 / ::1 the router's side, .234 / ::100 the wan-client). Not 203.0.113.0/24:
+                  ClusterIPs come from all of it, so a wan-client there could share an address with
+                  a Service and its replies would stay on the node.
 """
 
 from __future__ import annotations
@@ -24,6 +29,10 @@ ADMIN_V4, ADMIN_V6 = "198.51.100.5", "2001:db8:0:1::5"
 CLIENT_V4, CLIENT_V6 = "198.51.100.100", "2001:db8:0:1::100"
 POOL_V4 = "198.51.100.200-198.51.100.220"
 POOL_V6 = "2001:db8:0:1::200-2001:db8:0:1::220"
+ROUTER_V4, ROUTER_V6 = "198.51.100.254", "2001:db8:0:1::254"
+WAN_V4_NET, WAN_V6_NET = "198.51.100.232/29", "2001:db8:0:2::/64"
+WAN_ROUTER_V4, WAN_ROUTER_V6 = "198.51.100.233", "2001:db8:0:2::1"
+WAN_CLIENT_V4, WAN_CLIENT_V6 = "198.51.100.234", "2001:db8:0:2::100"
 MEMBERSHIP_PORT = 7946
 METRICS_PORT = 7472
 BACKEND_PORT = 8080

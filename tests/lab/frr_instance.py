@@ -39,57 +39,104 @@ class FrrInstance:
         self.netns = netns
         self.run_dir = "/var/run/frr/%s" % name
         self.etc_dir = "/etc/frr/%s" % name
-        self.pids: list[int] = []
+        self.pids: dict[str, int] = {}
+        self.listen = False
 
     def _exec(self, argv: list[str], timeout: float = 20) -> subprocess.CompletedProcess:
         return subprocess.run(["ip", "netns", "exec", self.netns, *argv], capture_output=True, text=True,
                               timeout=timeout, check=False)
 
-    def start(self, listen: bool = False) -> None:
+    def start(self, listen: bool = False, bgp_config: str = "") -> None:
+        """zebra, bgpd, bfdd; bgpd listens on port 179 of the namespace only with ``listen``.
+        ``bgp_config`` (a rendering): what bgpd reads at its start, see ``write_bgp_config``."""
+        self.listen = listen
         for path in (self.run_dir, self.etc_dir):
             os.makedirs(path, exist_ok=True)
             shutil.chown(path, "frr", "frr")
         with open(os.path.join(self.etc_dir, "vtysh.conf"), "w", encoding="utf-8"):
             pass
+        if bgp_config:
+            self.write_bgp_config(bgp_config)
         for daemon in DAEMONS:
-            pid_file = os.path.join(self.run_dir, daemon + ".pid")
-            extra = ["-p", "0"] if daemon == "bgpd" and not listen else []
-            out = self._exec([os.path.join(FRR_DIR, daemon), "-N", self.name, "-d", "-f", "/dev/null",
-                              "-i", pid_file, *extra])
-            if out.returncode != 0:
-                raise RuntimeError("%s did not start: %s" % (daemon, out.stderr))
-            deadline = time.monotonic() + 10
-            while not os.path.exists(pid_file) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            with open(pid_file, encoding="utf-8") as f:
-                self.pids.append(int(f.read().strip()))
+            self.start_daemon(daemon)
+        self.wait_vtysh()
+
+    def start_with(self, model, listen: bool = False) -> None:
+        """Start loaded with an engine rendering (``FrrConfig``): bgpd reads it whole at its start, bfdd
+        gets its BFD profiles through vtysh (in a file, the bgp lines it does not know end its
+        configuration mode before the ``bfd`` block)."""
+        from dataclasses import replace
+
+        from ansible_collections.metal.lb.plugins.module_utils.engine.bgp.frr_config import render_text
+        from ansible_collections.metal.lb.plugins.module_utils.engine.bgp.frr_diff import diff
+
+        self.start(listen=listen, bgp_config=render_text(model))
+        if model.bfd_profiles:
+            self.vtysh(diff(None, replace(model, routers=(), prefix_lists=(), route_maps=())))
+
+    @property
+    def bgp_config_path(self) -> str:
+        return os.path.join(self.etc_dir, "frr.conf")
+
+    def write_bgp_config(self, text: str) -> None:
+        """The configuration each daemon reads when it starts (now or after ``kill_daemon``), each taking
+        its part of it as with vtysh (prefix-lists and route-maps live in zebra and bgpd alike). Read before
+        bgpd's first event, a whole configuration opens each session with all its address families; loaded
+        command by command through vtysh, a neighbor can connect before its ``activate`` arrives."""
+        with open(self.bgp_config_path, "w", encoding="utf-8") as f:
+            f.write(text)
+        shutil.chown(self.bgp_config_path, "frr", "frr")
+
+    def start_daemon(self, daemon: str) -> None:
+        """Start one daemon (again, after ``kill_daemon``); its PID is recorded for ``stop``."""
+        pid_file = os.path.join(self.run_dir, daemon + ".pid")
+        try:
+            os.unlink(pid_file)
+        except FileNotFoundError:
+            pass
+        extra = ["-p", "0"] if daemon == "bgpd" and not self.listen else []
+        config = self.bgp_config_path if os.path.exists(self.bgp_config_path) else "/dev/null"
+        out = self._exec([os.path.join(FRR_DIR, daemon), "-N", self.name, "-d", "-f", config,
+                          "-i", pid_file, *extra])
+        if out.returncode != 0:
+            raise RuntimeError("%s did not start: %s" % (daemon, out.stderr))
         deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with open(pid_file, encoding="utf-8") as f:
+                    self.pids[daemon] = int(f.read().strip())
+                return
+            except (FileNotFoundError, ValueError):
+                time.sleep(0.05)
+        raise RuntimeError("%s of FRR instance %s wrote no PID file" % (daemon, self.name))
+
+    def wait_vtysh(self, seconds: float = 10) -> None:
+        deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:  # until bgpd answers vtysh
             if self._exec(["vtysh", "-N", self.name, "-c", "show bgp summary"]).returncode == 0:
                 return
             time.sleep(0.1)
         raise RuntimeError("FRR instance %s does not answer vtysh" % self.name)
 
+    def alive(self, daemon: str) -> bool:
+        pid = self.pids.get(daemon)
+        return pid is not None and running(pid)
+
+    def kill_daemon(self, daemon: str, sig: int = signal.SIGKILL) -> None:
+        """Kill one daemon of this instance by its PID (a crash when ``sig`` is SIGKILL) and wait for it to end."""
+        pid = self.pids.pop(daemon)
+        end_process(pid, sig, time.monotonic() + 10)
+
     def stop(self) -> None:
-        for pid in self.pids:
+        deadline = time.monotonic() + 10
+        for pid in self.pids.values():
             try:
                 os.kill(pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
-        deadline = time.monotonic() + 10
-        for pid in self.pids:
-            while time.monotonic() < deadline:
-                try:
-                    os.kill(pid, 0)
-                except ProcessLookupError:
-                    break
-                time.sleep(0.05)
-            else:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-        self.pids = []
+        for pid in self.pids.values():
+            end_process(pid, None, deadline)
+        self.pids = {}
         shutil.rmtree(self.run_dir, ignore_errors=True)
         shutil.rmtree(self.etc_dir, ignore_errors=True)
 
@@ -119,6 +166,28 @@ class FrrInstance:
                 line = " ".join(words[:i] + words[i + 2:])
             out.append(line.rstrip())
         return out
+
+
+def running(pid: int) -> bool:
+    """``pid`` exists and is not a zombie (daemons are reparented; their exit may not be reaped at once)."""
+    try:
+        with open("/proc/%d/stat" % pid, encoding="utf-8") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return False
+
+
+def end_process(pid: int, sig: int | None, deadline: float) -> None:
+    """Send ``sig`` (None: none) to ``pid``, wait until it is gone, SIGKILL at ``deadline``."""
+    try:
+        if sig is not None:
+            os.kill(pid, sig)
+        while time.monotonic() < deadline and running(pid):
+            time.sleep(0.05)
+        if running(pid):
+            os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def comparable(lines: list[str]) -> tuple[list[str], list[str]]:

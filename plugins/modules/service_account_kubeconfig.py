@@ -14,10 +14,10 @@ description:
   - Returns the text of a kubeconfig that authenticates as the ServiceAccount O(service_account) of
     O(namespace) with a token from the TokenRequest API, for the daemons the roles metal.lb.controller
     and metal.lb.speaker install on hosts.
-  - O(current) is the kubeconfig the host has now. It is returned unchanged (C(changed=false)) while
-    it is one this module wrote for the same server, CA and ServiceAccount, the API server still
+  - O(current) is the kubeconfig the host has now. It is kept (C(changed=false), RV(kubeconfig) empty)
+    while it is one this module wrote for the same server, CA and ServiceAccount, the API server still
     accepts its token (TokenReview), and the token is valid for more than O(renew_before) seconds.
-    Otherwise a new token is requested and C(changed=true).
+    Otherwise a new token is requested, returned in a new RV(kubeconfig), and C(changed=true).
   - TokenRequest rather than a Secret of type C(kubernetes.io/service-account-token), which only a
     controller-manager's token controller fills in and whose token never expires. Deleting the
     ServiceAccount revokes the token at once.
@@ -32,7 +32,7 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: Decides whether a new token is needed and requests none; RV(kubeconfig) is then O(current).
+    details: Decides whether a new token is needed and requests none; RV(kubeconfig) is then empty.
   diff_mode:
     support: none
     details: The kubeconfig is a credential; RV(reason) says why it is renewed.
@@ -81,11 +81,20 @@ EXAMPLES = r"""
   delegate_to: "{{ groups['kube_control_plane'][0] }}"
   register: speaker_kubeconfig
   no_log: true
+
+- name: Write the new one
+  ansible.builtin.copy:
+    content: "{{ speaker_kubeconfig.kubeconfig }}"
+    dest: /etc/metal-lb/speaker.kubeconfig
+    mode: "0600"
+  when: speaker_kubeconfig.renewed and speaker_kubeconfig.kubeconfig | length > 0
+  no_log: true
 """
 
 RETURN = r"""
 kubeconfig:
-  description: The kubeconfig text (a credential).
+  description:
+    - The new kubeconfig text (a credential) when RV(renewed); empty when O(current) is kept, and in check mode.
   returned: success
   type: str
 renewed:
@@ -161,10 +170,10 @@ def run(runner: ModuleRunner) -> dict:
             if not token_accepted(runner.client, kubeconfig_parts(current)["token"]):
                 reason = "the API server no longer accepts its token"
     if reason is None:
-        return dict(changed=False, renewed=False, reason="", kubeconfig=current,
+        return dict(changed=False, renewed=False, reason="", kubeconfig="",
                     expires=expiry_text(kubeconfig_parts(current)["token"]))
     if runner.check_mode:
-        return dict(changed=True, renewed=True, reason=reason, kubeconfig=current, expires="")
+        return dict(changed=True, renewed=True, reason=reason, kubeconfig="", expires="")
     with runner.api_step("Requesting a token for %s/%s" % (namespace, name)):
         status = request_token(runner.client, namespace, name, params["duration"])
     token = status.get("token") or ""

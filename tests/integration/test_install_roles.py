@@ -1,0 +1,119 @@
+# Copyright: metal.lb contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The role metal.lb.crds and the module metal.lb.service_account_kubeconfig through ansible-playbook.
+
+The role re-applies ``manifests/`` to the session's cluster, registering the webhooks at the URL the
+session's webhook controller serves (127.0.0.1): the cluster keeps working, which the test checks. On a
+cluster of your own (METAL_LB_TEST_KUBECONFIG) it would re-register that cluster's webhooks, so it skips.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import yaml
+
+kubernetes = pytest.importorskip("kubernetes")
+from kubernetes import client as k  # noqa: E402
+from kubernetes import config as k8s_config  # noqa: E402
+
+from playbook_runs import output, playbook, recap, role_play  # noqa: E402
+
+pytestmark = pytest.mark.integration
+OWN_CLUSTER = bool(os.environ.get("METAL_LB_TEST_KUBECONFIG"))
+
+
+@pytest.mark.skipif(OWN_CLUSTER, reason="re-registers the cluster's webhooks")
+def test_crds_role_installs_once_and_the_webhooks_keep_answering(tmp_path, kube_cluster, kubeconfig, kube_client,
+                                                                 namespace):
+    url = "https://127.0.0.1:%d" % kube_cluster.webhook_port
+    variables = {"crds_kubeconfig": kubeconfig, "crds_webhook_registration": "url", "crds_webhook_url": url}
+    first = role_play(tmp_path, "crds", variables)
+    assert first.returncode == 0, output(first)
+    second = role_play(tmp_path, "crds", variables)
+    assert second.returncode == 0, output(second)
+    assert recap(second)["changed"] == 0, output(second)
+
+    admission = k.AdmissionregistrationV1Api(kube_client)
+    config = admission.read_validating_webhook_configuration("metallb-webhook-configuration")
+    assert all(h.client_config.url.startswith(url + "/validate-metallb-io-") for h in config.webhooks)
+    assert all(h.client_config.ca_bundle for h in config.webhooks), "the controller's CA bundle was dropped"
+    custom = k.CustomObjectsApi(kube_client)
+    overlapping = {"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool", "metadata": {"name": "overlap"},
+                   "spec": {"addresses": ["198.51.100.0/31", "198.51.100.1/32"]}}
+    with pytest.raises(k.exceptions.ApiException) as refused:
+        custom.create_namespaced_custom_object("metallb.io", "v1beta1", namespace, "ipaddresspools", overlapping)
+    assert "overlap" in refused.value.body
+
+
+def test_webhook_endpoints_pass_the_api_servers_dry_run_and_check_mode_writes_nothing(tmp_path, kubeconfig,
+                                                                                      kube_client):
+    play = [{"hosts": "localhost", "gather_facts": False, "tasks": [{
+        "name": "endpoints", "metal.lb.cluster_objects": {
+            "kubeconfig": kubeconfig,
+            "resources": "{{ [] | metal.lb.webhook_registration(addresses=['198.51.100.11', '2001:db8::11']) }}"}}]}]
+    path = tmp_path / "endpoints.yml"
+    path.write_text(yaml.safe_dump(play))
+    checked = playbook(tmp_path, path, check=True)
+    assert checked.returncode == 0 and recap(checked)["changed"] == 1, output(checked)
+    assert "EndpointSlice metallb-system/metallb-webhook-service-ipv6" in checked.stdout, output(checked)
+    assert "198.51.100.11" in checked.stdout
+    core = k.CoreV1Api(kube_client)
+    with pytest.raises(k.exceptions.ApiException) as absent:
+        core.read_namespaced_endpoints("metallb-webhook-service", "metallb-system")
+    assert absent.value.status == 404
+
+
+def test_crds_role_refuses_a_loopback_endpoint_before_writing(tmp_path, kubeconfig):
+    failed = role_play(tmp_path, "crds", {"crds_kubeconfig": kubeconfig, "crds_webhook_addresses": ["127.0.0.1"]})
+    assert failed.returncode != 0
+    assert "webhook address 127.0.0.1: the API server cannot call a loopback" in failed.stdout, output(failed)
+
+
+def token_play(tmp_path, kubeconfig: str, current_file: str, **module_args) -> tuple:
+    """Run the module with the kubeconfig in ``current_file`` as the host's, write the answer back."""
+    args = dict({"kubeconfig": kubeconfig, "service_account": "speaker",
+                 "current": "{{ lookup('ansible.builtin.file', '%s', errors='ignore') | default('', true) }}"
+                 % current_file}, **module_args)
+    play = [{"hosts": "localhost", "gather_facts": False, "tasks": [
+        {"name": "kubeconfig", "metal.lb.service_account_kubeconfig": args, "register": "made", "no_log": True},
+        {"name": "keep it", "ansible.builtin.copy": {"content": "{{ made.kubeconfig }}", "dest": current_file,
+                                                     "mode": "0600"}, "no_log": True, "changed_when": False,
+         "when": "made.renewed"},
+        {"name": "show what is not secret", "ansible.builtin.debug": {
+            "msg": "renewed={{ made.renewed }} reason={{ made.reason }} expires={{ made.expires }}"}},
+    ]}]
+    path = tmp_path / "token.yml"
+    path.write_text(yaml.safe_dump(play))
+    proc = playbook(tmp_path, path)
+    return proc, recap(proc)
+
+
+def test_daemon_kubeconfig_is_made_once_works_and_is_renewed_near_expiry(tmp_path, kubeconfig, make_client):
+    current = str(tmp_path / "speaker.kubeconfig")
+    first, counts = token_play(tmp_path, kubeconfig, current)
+    assert first.returncode == 0 and counts["changed"] == 1, output(first)
+    assert "renewed=True reason=no kubeconfig yet" in first.stdout
+    with open(current, encoding="utf-8") as handle:
+        made = handle.read()
+    assert made.split('"token": "')[1].split('"')[0] not in first.stdout + first.stderr
+
+    speaker = make_client(current)
+    who = k.AuthenticationV1Api(speaker).create_self_subject_review(
+        {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"})
+    assert who.status.user_info.username == "system:serviceaccount:metallb-system:speaker"
+    assert k8s_config.kube_config.KubeConfigLoader(yaml.safe_load(made)).current_context["name"] == "metal-lb"
+
+    second, counts = token_play(tmp_path, kubeconfig, current)
+    assert second.returncode == 0 and counts["changed"] == 0, output(second)
+    with open(current, encoding="utf-8") as handle:
+        assert handle.read() == made
+
+    # renewed when the token it has (a year) is within renew_before of its expiry
+    third, counts = token_play(tmp_path, kubeconfig, current, renew_before=366 * 24 * 3600,
+                               duration=400 * 24 * 3600)
+    assert third.returncode == 0 and counts["changed"] == 1, output(third)
+    assert "reason=its token expires in" in third.stdout
+    with open(current, encoding="utf-8") as handle:
+        assert handle.read() != made

@@ -117,3 +117,102 @@ def test_daemon_kubeconfig_is_made_once_works_and_is_renewed_near_expiry(tmp_pat
     assert "reason=its token expires in" in third.stdout
     with open(current, encoding="utf-8") as handle:
         assert handle.read() != made
+
+
+def inventory(tmp_path, variables: dict) -> str:
+    path = tmp_path / "inventory.yml"
+    path.write_text(yaml.safe_dump({"all": {"hosts": {"localhost": {"ansible_connection": "local"}},
+                                            "vars": variables}}))
+    return str(path)
+
+
+def config_play(tmp_path) -> str:
+    path = tmp_path / "config.yml"
+    path.write_text(yaml.safe_dump([{"hosts": "localhost", "gather_facts": False,
+                                     "roles": [{"role": "metal.lb.config"}]}]))
+    return str(path)
+
+
+def pools_and_ads(kube_client, namespace: str) -> tuple[dict, dict]:
+    custom = k.CustomObjectsApi(kube_client)
+    pools = custom.list_namespaced_custom_object("metallb.io", "v1beta1", namespace, "ipaddresspools")["items"]
+    ads = custom.list_namespaced_custom_object("metallb.io", "v1beta1", namespace, "l2advertisements")["items"]
+    return ({p["metadata"]["name"]: p["spec"] for p in pools}, {a["metadata"]["name"]: a["spec"] for a in ads})
+
+
+def test_config_role_from_flat_survey_answers_then_full_objects(tmp_path, kubeconfig, kube_client, namespace):
+    survey = {"metal_lb_kubeconfig": kubeconfig, "metal_lb_namespace": namespace, "metal_lb_pool_name": "production",
+              "metal_lb_pool_addresses": "198.51.100.10-198.51.100.20,\n203.0.113.0/28",
+              "metal_lb_l2_interfaces": "", "metal_lb_pool_auto_assign": "", "metal_lb_pool_avoid_buggy_ips": "true",
+              "metal_lb_config": ""}
+    first = playbook(tmp_path, config_play(tmp_path), inventory=inventory(tmp_path, survey))
+    assert first.returncode == 0 and recap(first)["changed"] == 1, output(first)
+    pools, ads = pools_and_ads(kube_client, namespace)
+    assert pools == {"production": {"addresses": ["198.51.100.10-198.51.100.20", "203.0.113.0/28"],
+                                    "autoAssign": True, "avoidBuggyIPs": True}}  # autoAssign: the CRD's default
+    assert ads == {"production": {"ipAddressPools": ["production"]}}
+    second = playbook(tmp_path, config_play(tmp_path), inventory=inventory(tmp_path, survey))
+    assert second.returncode == 0 and recap(second)["changed"] == 0, output(second)
+
+    full = {"metal_lb_kubeconfig": kubeconfig, "metal_lb_namespace": namespace, "metal_lb_pool_name": "",
+            "metal_lb_config": "---\napiVersion: metallb.io/v1beta1\nkind: IPAddressPool\nmetadata: {name: staging}\n"
+                               "spec:\n  addresses: [203.0.113.64/28]\n---\napiVersion: metallb.io/v1beta1\n"
+                               "kind: L2Advertisement\nmetadata: {name: staging}\nspec:\n"
+                               "  ipAddressPools: [staging]\n  interfaces: [eth0]\n"}
+    third = playbook(tmp_path, config_play(tmp_path), inventory=inventory(tmp_path, full))
+    assert third.returncode == 0 and recap(third)["changed"] == 1, output(third)
+    pools, ads = pools_and_ads(kube_client, namespace)
+    assert list(pools) == ["staging"] and pools["staging"]["addresses"] == ["203.0.113.64/28"]  # flat one pruned
+    assert ads == {"staging": {"ipAddressPools": ["staging"], "interfaces": ["eth0"]}}
+
+
+def test_config_role_names_a_pool_without_addresses_and_writes_nothing(tmp_path, kubeconfig, kube_client,
+                                                                     namespace):
+    survey = {"metal_lb_kubeconfig": kubeconfig, "metal_lb_namespace": namespace, "metal_lb_pool_name": "production",
+              "metal_lb_pool_addresses": " "}
+    failed = playbook(tmp_path, config_play(tmp_path), inventory=inventory(tmp_path, survey))
+    assert failed.returncode != 0
+    assert "metal_lb_pool_name and metal_lb_pool_addresses go together" in failed.stdout, output(failed)
+    assert pools_and_ads(kube_client, namespace) == ({}, {})
+
+
+def test_config_role_without_configuration_changes_nothing(tmp_path, kubeconfig, namespace):
+    done = playbook(tmp_path, config_play(tmp_path),
+                    inventory=inventory(tmp_path, {"metal_lb_kubeconfig": kubeconfig, "metal_lb_namespace": namespace,
+                                                   "metal_lb_pool_name": "", "metal_lb_config": ""}))
+    assert done.returncode == 0 and recap(done)["changed"] == 0, output(done)
+    assert "No metal.lb configuration given" in done.stdout
+
+
+def validate_playbook() -> str:
+    from test_modules import collections_root
+
+    return os.path.join(collections_root(), "ansible_collections", "metal", "lb", "playbooks", "validate.yml")
+
+
+def test_validate_plans_the_inventorys_flat_configuration_offline(tmp_path):
+    survey = {"metal_lb_pool_name": "production", "metal_lb_pool_addresses": ["198.51.100.10-198.51.100.20"],
+              "metal_lb_service_cidrs": ["198.51.100.0/28"]}
+    done = playbook(tmp_path, validate_playbook(), inventory=inventory(tmp_path, survey))
+    assert done.returncode != 0, output(done)
+    assert "IPAddressPool \"production\"" in done.stdout and "198.51.100.0/28" in done.stdout, output(done)
+    survey["metal_lb_service_cidrs"] = ""
+    passed = playbook(tmp_path, validate_playbook(), inventory=inventory(tmp_path, survey))
+    assert passed.returncode == 0, output(passed)
+    assert "1 pool(s), no configuration errors" in passed.stdout
+    assert '"ipv4": 11' in passed.stdout
+
+
+def test_validate_plans_full_objects_with_services_from_a_file(tmp_path):
+    services = tmp_path / "services.yaml"
+    services.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "Service",
+                                        "metadata": {"name": "web", "namespace": "default"},
+                                        "spec": {"type": "LoadBalancer", "ports": [{"port": 80}],
+                                                 "clusterIP": "198.51.100.200", "clusterIPs": ["198.51.100.200"],
+                                                 "ipFamilies": ["IPv4"]}}))
+    survey = {"metal_lb_config": [{"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool",
+                                   "metadata": {"name": "only"}, "spec": {"addresses": ["203.0.113.7/32"]}}],
+              "metal_lb_plan_files": [str(services)]}
+    done = playbook(tmp_path, validate_playbook(), inventory=inventory(tmp_path, survey))
+    assert done.returncode == 0, output(done)
+    assert 'Assigned IP [\\"203.0.113.7\\"]' in done.stdout and '"state": "assigned"' in done.stdout, output(done)

@@ -216,3 +216,23 @@ def test_validate_plans_full_objects_with_services_from_a_file(tmp_path):
     done = playbook(tmp_path, validate_playbook(), inventory=inventory(tmp_path, survey))
     assert done.returncode == 0, output(done)
     assert 'Assigned IP [\\"203.0.113.7\\"]' in done.stdout and '"state": "assigned"' in done.stdout, output(done)
+
+
+@pytest.mark.skipif(OWN_CLUSTER, reason="re-registers the cluster's webhooks and needs a cluster known to be clean")
+def test_site_playbook_without_hosts_runs_the_cluster_plays_twice_and_changes_nothing_the_second_time(
+        tmp_path, kube_cluster, kubeconfig, kube_client, namespace):
+    from test_modules import collections_root
+
+    site = os.path.join(collections_root(), "ansible_collections", "metal", "lb", "playbooks", "site.yml")
+    path = tmp_path / "inventory.yml"
+    path.write_text(yaml.safe_dump({"all": {
+        "children": {"metal_lb_controllers": {"hosts": {}}, "metal_lb_speakers": {"hosts": {}}},
+        "vars": {"metal_lb_kubeconfig": kubeconfig, "metal_lb_namespace": namespace,
+                 "metal_lb_webhook_registration": "url",
+                 "metal_lb_webhook_url": "https://127.0.0.1:%d" % kube_cluster.webhook_port,
+                 "metal_lb_pool_name": "site", "metal_lb_pool_addresses": "203.0.113.96/28"}}}))
+    first = playbook(tmp_path, site, inventory=str(path))
+    assert first.returncode == 0, output(first)
+    assert pools_and_ads(kube_client, namespace)[0]["site"]["addresses"] == ["203.0.113.96/28"]
+    second = playbook(tmp_path, site, inventory=str(path))
+    assert second.returncode == 0 and recap(second)["changed"] == 0, output(second)

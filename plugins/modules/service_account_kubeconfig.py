@@ -158,8 +158,8 @@ def run(runner: ModuleRunner) -> dict:
         account = service_account(runner.client, namespace, name)
         own_server, ca_pem, insecure = client_server(runner.client)
     if account is None and not runner.check_mode:
-        raise ModuleFailure("ServiceAccount %s/%s does not exist (the role metal.lb.crds creates it)" % (namespace,
-                                                                                                        name))
+        raise ModuleFailure("ServiceAccount %s/%s does not exist (the role metal.lb.crds creates it)"
+                            % (namespace, name))
     server = params["server"] or own_server
     current = params["current"] or ""
     reason = renewal_reason(current, server=server, service_account=name, namespace=namespace, now=time.time(),

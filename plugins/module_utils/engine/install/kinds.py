@@ -53,7 +53,7 @@ def describe(obj: dict) -> str:
 
 def split_api_version(api_version: str) -> tuple[str, str]:
     """``rbac.authorization.k8s.io/v1`` -> (group, version); ``v1`` -> ("", "v1")."""
-    group, _, version = api_version.rpartition("/")
+    group, _slash, version = api_version.rpartition("/")
     return group, version
 
 
@@ -71,8 +71,8 @@ def object_path(obj: dict) -> str:
     placement = KINDS.get((group, kind))
     if placement is None:
         known = ", ".join(sorted(k for _g, k in KINDS))
-        raise KindError("%s: kind %s of %s is not one metal.lb installs (%s)" % (describe(obj), kind,
-                                                                                api_version, known))
+        raise KindError("%s: kind %s of %s is not one metal.lb installs (%s)"
+                        % (describe(obj), kind, api_version, known))
     base = "/api/%s" % version if not group else "/apis/%s/%s" % (group, version)
     namespace = meta.get("namespace")
     if placement.namespaced:

@@ -10,6 +10,7 @@ cluster of your own (METAL_LB_TEST_KUBECONFIG) it would re-register that cluster
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 import yaml
@@ -22,6 +23,7 @@ from playbook_runs import output, playbook, recap, role_play  # noqa: E402
 
 pytestmark = pytest.mark.integration
 OWN_CLUSTER = bool(os.environ.get("METAL_LB_TEST_KUBECONFIG"))
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.skipif(OWN_CLUSTER, reason="re-registers the cluster's webhooks")
@@ -63,6 +65,24 @@ def test_webhook_endpoints_pass_the_api_servers_dry_run_and_check_mode_writes_no
     with pytest.raises(k.exceptions.ApiException) as absent:
         core.read_namespaced_endpoints("metallb-webhook-service", "metallb-system")
     assert absent.value.status == 404
+
+
+@pytest.mark.skipif(OWN_CLUSTER, reason="would list the deletion of the cluster's metal.lb objects")
+def test_crds_role_absent_in_check_mode_deletes_exactly_what_it_installs_and_nothing_is_deleted(
+        tmp_path, kubeconfig, kube_client):
+    checked = role_play(tmp_path, "crds", {"crds_kubeconfig": kubeconfig, "crds_state": "absent"}, check=True)
+    assert checked.returncode == 0 and recap(checked)["changed"] == 1, output(checked)
+    shipped = []
+    for path in sorted((ROOT / "manifests").rglob("*.yaml")):
+        if path.name != "kustomization.yaml":
+            shipped += [(o["kind"], o["metadata"]["name"]) for o in yaml.safe_load_all(path.read_text())]
+    for kind, name in shipped:
+        assert "%s/%s" % (kind, name) in checked.stdout or "%s metallb-system/%s" % (kind, name) in checked.stdout, \
+            (kind, name)
+    # deleted last: the namespace, after everything in it
+    assert checked.stdout.rindex("Namespace/metallb-system") > checked.stdout.rindex("ServiceAccount metallb-system/")
+    k.ApiextensionsV1Api(kube_client).read_custom_resource_definition("ipaddresspools.metallb.io")
+    assert k.CoreV1Api(kube_client).read_namespace("metallb-system").status.phase == "Active"
 
 
 def test_crds_role_refuses_a_loopback_endpoint_before_writing(tmp_path, kubeconfig):

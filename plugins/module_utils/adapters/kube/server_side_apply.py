@@ -37,9 +37,13 @@ def delete_object(api_client, obj: dict, *, dry_run: bool = False) -> tuple[str,
     before = get_or_none(api_client, path)
     if before is None:
         return ABSENT, None
-    query = [("dryRun", "All")] if dry_run else []
+    # The API server reads DeleteOptions from the body when there is one and then ignores the query's
+    # dryRun: the dry run must be in the body.
+    options: dict = {"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Background"}
+    if dry_run:
+        options["dryRun"] = ["All"]
     try:
-        request(api_client, "DELETE", path, query=query, body={"propagationPolicy": "Background"})
+        request(api_client, "DELETE", path, body=options)
     except ApiException as exc:
         if exc.status == 404:
             return ABSENT, None

@@ -35,8 +35,8 @@ def delete_object(api_client, obj: dict, *, dry_run: bool = False) -> tuple[str,
     """(``deleted`` | ``absent``, the object as it was)."""
     path = object_path(obj)
     before = get_or_none(api_client, path)
-    if before is None:
-        return ABSENT, None
+    if before is None or (before.get("metadata") or {}).get("deletionTimestamp"):
+        return ABSENT, None  # gone, or already being deleted (a namespace that is being emptied)
     # The API server reads DeleteOptions from the body when there is one and then ignores the query's
     # dryRun: the dry run must be in the body.
     options: dict = {"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Background"}

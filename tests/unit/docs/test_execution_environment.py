@@ -130,14 +130,17 @@ def test_requirements_txt_parses_and_names_each_package_once():
 def test_every_third_party_import_is_required():
     reqs = _requirements()
     distributions = importlib.metadata.packages_distributions()
-    missing = []
+    missing, unknown = [], []
     for top, where in sorted(_third_party_imports().items()):
         dists = [utils_mod.canonicalize_name(d) for d in distributions.get(top, ())]
         if not dists:
-            missing.append("%s (imported in %s; not installed here, so its package is unknown)" % (top, where))
+            if top not in PROVIDED_BY and not any(utils_mod.canonicalize_name(top) == r for r in reqs):
+                unknown.append("%s (imported in %s)" % (top, where))
         elif not any(d in reqs for d in dists) and top not in PROVIDED_BY:
             missing.append("%s (package %s, imported in %s)" % (top, dists[0], where))
     assert not missing, "requirements.txt lacks: %s" % "; ".join(missing)
+    if unknown:  # the project venv has every package; a narrower test venv may not
+        pytest.skip("not installed here, so their packages are unknown: %s" % "; ".join(unknown))
 
 
 @pytest.mark.parametrize("module, parent", sorted(PROVIDED_BY.items()))
@@ -146,7 +149,12 @@ def test_indirect_requirements_really_come_with_their_parent(module, parent):
     parent_key = utils_mod.canonicalize_name(parent)
     assert parent_key in _requirements() or parent_key == "ansible-core"
     dists = {utils_mod.canonicalize_name(d) for d in importlib.metadata.packages_distributions().get(module, ())}
-    requires = importlib.metadata.requires(parent) or []
+    if not dists:
+        pytest.skip("%s is not installed here" % module)
+    try:
+        requires = importlib.metadata.requires(parent) or []
+    except importlib.metadata.PackageNotFoundError:  # e.g. ansible-core run from a source tree
+        pytest.skip("%s has no installed metadata here" % parent)
     names = {utils_mod.canonicalize_name(requirements_mod.Requirement(r).name) for r in requires
              if "extra ==" not in r}
     assert dists & names, "%s does not require %s" % (parent, module)

@@ -152,8 +152,8 @@ def crd_fields_markdown() -> str:
             out.append("| field | type | rules | description |")
             out.append("|---|---|---|---|")
             for path, sub, required in rows:
-                out.append("| `%s` | %s | %s | %s |" % (path, _type(sub), _cell(_constraints(sub, required)),
-                                                     _cell(sub.get("description", ""))))
+                cells = (path, _type(sub), _cell(_constraints(sub, required)), _cell(sub.get("description", "")))
+                out.append("| `%s` | %s | %s | %s |" % cells)
             out.append("")
     return "\n".join(out).rstrip() + "\n"
 
@@ -228,8 +228,8 @@ def role_variables_markdown() -> str:
         out.append("| variable | type | rules | description |")
         out.append("|---|---|---|---|")
         for name, option in rows:
-            out.append("| `%s` | %s | %s | %s |" % (name, _role_type(option), _cell(_role_rules(option)),
-                                                 _description(option)))
+            cells = (name, _role_type(option), _cell(_role_rules(option)), _description(option))
+            out.append("| `%s` | %s | %s | %s |" % cells)
         out.append("")
     if not out:
         out = ["No role has a `meta/argument_specs.yml` yet.", ""]

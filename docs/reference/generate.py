@@ -108,8 +108,10 @@ def _constraints(schema: dict, required: bool) -> str:
     for key, text in (("minLength", "items: length ≥ %s"), ("pattern", "items: pattern `%s`")):
         if key in items:
             parts.append(text % str(items[key]).replace("|", "\\|"))
-    if schema.get("x-kubernetes-list-type") == "set" or schema.get("x-kubernetes-list-type") == "map":
+    if schema.get("x-kubernetes-list-type") == "set":
         parts.append("no duplicates")
+    elif schema.get("x-kubernetes-list-type") == "map":
+        parts.append("one entry per " + ", ".join("`%s`" % k for k in schema.get("x-kubernetes-list-map-keys") or ()))
     if any("self == oldSelf" in (rule.get("rule") or "") for rule in schema.get("x-kubernetes-validations") or ()):
         parts.append("immutable")
     if schema.get("nullable"):

@@ -118,3 +118,19 @@ def test_generator_lists_nested_list_fields_with_brackets():
                                                  "required": ["key"]}}}}}}
     rows = [(path, required) for path, _sub, required in generator.schema_fields(schema)]
     assert rows == [("spec", False), ("spec.selectors", False), ("spec.selectors[].key", True)]
+
+
+def test_every_cli_flag_is_documented():
+    generator = _generator()
+    text = (ROOT / "docs" / "reference" / "cli.md").read_text(encoding="utf-8")
+    commands = generator.subcommands(generator.cli_parser())
+    assert {"plan", "validate", "convert", "controller", "speaker", "status"} <= {name for name, _h, _p in commands}
+    missing = []
+    for name, _help, parser in commands:
+        heading = "### metal-lb %s\n" % name
+        assert heading in text, "no section for metal-lb %s" % name
+        section = _section(text, heading)
+        for action in parser._actions:  # argparse's list of the command's options
+            missing += ["%s %s" % (name, flag) for flag in action.option_strings
+                        if flag not in ("-h", "--help") and "`%s`" % flag not in section]
+    assert not missing, "flags without documentation: %s" % "; ".join(missing)

@@ -1,10 +1,10 @@
 # Copyright: metal.lb contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Writes the generated parts of docs/reference/: every CRD field, role variable and CLI flag.
+"""Writes the generated parts of docs/reference/: CRD fields, role variables, CLI flags, metrics.
 
 The tables come from the sources users' objects and variables are checked against (the CRD
 schemas under manifests/crds, the roles' meta/argument_specs.yml, the argument parser of
-``metal-lb``), so the reference cannot
+``metal-lb``, the daemons' metrics registries), so the reference cannot
 drift from them: tests/unit/docs/test_reference.py fails when a committed page differs from
 what this script writes. The prose around the tables is edited by hand; only the text between
 the markers is replaced.
@@ -33,6 +33,7 @@ ROLES_DIR = ROOT / "roles"
 CRDS_PAGE = ROOT / "docs" / "reference" / "crds.md"
 ROLES_PAGE = ROOT / "docs" / "reference" / "role-variables.md"
 CLI_PAGE = ROOT / "docs" / "reference" / "cli.md"
+METRICS_PAGE = ROOT / "docs" / "reference" / "metrics.md"
 # Environment variables that change a flag's default (read when the parser is built): cleared
 # while it is built here, so the page does not depend on who generates it.
 ENV_PREFIXES = ("METAL_LB_", "METALLB_", "K8S_AUTH_")
@@ -334,6 +335,52 @@ def cli_markdown() -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
+def _package(name: str):
+    cli_parser()  # loads the package as ``metal_lb``
+    return importlib.import_module("metal_lb." + name)
+
+
+def metric_families() -> list[tuple[str, object]]:
+    """(daemon, metric family) of every series the controller and the speaker export.
+
+    Both collectors are fed one sample of everything they can report (a pool, an announced IP,
+    a dropped frame, membership statistics), so that every family shows up with its labels.
+    """
+    controller = _package("shells.daemons.metrics").ControllerMetrics()
+    controller.set_pool("pool", 1, 1, 0, 0)
+    stats = {"live": ["node"], "ready": True, "known": 1, "dropped": {"bad_mac": 1}}
+    speaker = _package("shells.daemons.speaker_metrics").SpeakerMetrics("node", membership_stats=lambda: stats)
+    speaker.set_announced("ns/svc", "198.51.100.1", True)
+    speaker.request_received("198.51.100.1")
+    speaker.response_sent("198.51.100.1")
+    speaker.gratuitous_sent("198.51.100.1", 1)
+    speaker.dropped("reason")
+    return [(daemon, family) for daemon, metrics in (("controller", controller), ("speaker", speaker))
+            for family in metrics.registry.collect()]
+
+
+def metrics_markdown() -> str:
+    """One table per daemon: every exported series, its type, labels and help text."""
+    out = []
+    rows: dict[str, list[tuple]] = {}
+    for daemon, family in metric_families():
+        names = sorted({sample.name for sample in family.samples if not sample.name.endswith("_created")})
+        labels = sorted({label for sample in family.samples for label in sample.labels})
+        for name in names:
+            kind = "untyped" if family.type == "unknown" else family.type
+            rows.setdefault(daemon, []).append((name, kind, labels, family.documentation))
+    for daemon in ("controller", "speaker"):
+        out.append("### %s" % daemon)
+        out.append("")
+        out.append("| series | type | labels | description |")
+        out.append("|---|---|---|---|")
+        for name, kind, labels, doc in sorted(rows.get(daemon, ())):
+            out.append("| `%s` | %s | %s | %s |" % (name, kind, ", ".join("`%s`" % label for label in labels),
+                                                    _sentence(doc)))
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
 def render(page: Path, generated: str) -> str:
     """``page`` with the text between its markers replaced by ``generated``."""
     text = page.read_text(encoding="utf-8")
@@ -347,7 +394,8 @@ def render(page: Path, generated: str) -> str:
 def pages() -> dict[Path, str]:
     return {CRDS_PAGE: render(CRDS_PAGE, crd_fields_markdown()),
             ROLES_PAGE: render(ROLES_PAGE, role_variables_markdown()),
-            CLI_PAGE: render(CLI_PAGE, cli_markdown())}
+            CLI_PAGE: render(CLI_PAGE, cli_markdown()),
+            METRICS_PAGE: render(METRICS_PAGE, metrics_markdown())}
 
 
 def main(argv: list[str] | None = None) -> int:

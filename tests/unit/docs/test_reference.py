@@ -134,3 +134,28 @@ def test_every_cli_flag_is_documented():
             missing += ["%s %s" % (name, flag) for flag in action.option_strings
                         if flag not in ("-h", "--help") and "`%s`" % flag not in section]
     assert not missing, "flags without documentation: %s" % "; ".join(missing)
+
+
+def test_every_metric_is_documented():
+    generator = _generator()
+    text = (ROOT / "docs" / "reference" / "metrics.md").read_text(encoding="utf-8")
+    names = {sample.name for _daemon, family in generator.metric_families() for sample in family.samples
+             if not sample.name.endswith("_created")}
+    assert {"metallb_allocator_addresses_total", "metallb_speaker_announced",
+            "metal_lb_membership_live_members"} <= names
+    missing = sorted(name for name in names if "`%s`" % name not in text)
+    assert not missing, "metrics without documentation: %s" % missing
+
+
+def test_metric_names_in_the_guides_are_exported():
+    """A series named in the guides is one the daemons export (PromQL needs the exact name)."""
+    generator = _generator()
+    names = {sample.name for _daemon, family in generator.metric_families() for sample in family.samples}
+    unknown = []
+    for page in sorted((ROOT / "docs").rglob("*.md")):
+        text = page.read_text(encoding="utf-8")
+        for name in re.findall(r"`((?:metallb|metal_lb_(?:controller|layer2|membership))_[a-z0-9_]*[a-z0-9])"
+                               r"(?![*a-z0-9_])", text):
+            if name not in names and not name.startswith("metallb_bgp_"):
+                unknown.append("%s: %s" % (page.relative_to(ROOT), name))
+    assert not unknown, "not exported: %s" % "; ".join(unknown)

@@ -7,6 +7,7 @@ the BGP guide uses them).
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 from pathlib import Path
@@ -73,3 +74,75 @@ def test_an_invalid_example_is_refused():
             "spec": {"addresses": ["198.51.100.20-198.51.100.10"]}}
     assert metallb_objects({"metal_lb_config": [pool]}) == [pool]
     assert parse_config([pool], namespace="metallb-system").errors
+
+
+def _module_spec(name: str) -> dict:
+    module = importlib.import_module("ansible_collections.metal.lb.plugins.modules.%s" % name)
+    return module.ARGUMENT_SPEC
+
+
+def _allowed(spec: dict) -> dict:
+    """option or alias → its spec."""
+    allowed = {}
+    for option, option_spec in spec.items():
+        allowed[option] = option_spec
+        for alias in option_spec.get("aliases") or ():
+            allowed[alias] = option_spec
+    return allowed
+
+
+def _unknown_args(args: dict, spec: dict, path: str) -> list[str]:
+    allowed = _allowed(spec)
+    unknown = []
+    for key, value in (args or {}).items():
+        if key not in allowed:
+            unknown.append("%s.%s" % (path, key))
+            continue
+        sub = allowed[key].get("options")
+        if sub and isinstance(value, list):
+            for item in value:
+                if isinstance(item, dict):
+                    unknown += _unknown_args(item, sub, "%s.%s[]" % (path, key))
+    return unknown
+
+
+def module_tasks(value) -> list[tuple[str, dict]]:
+    """(module, arguments) of every metal.lb module task in a YAML document (plays, task lists)."""
+    found = []
+    if isinstance(value, list):
+        for item in value:
+            found += module_tasks(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str) and key.startswith("metal.lb.") and (item is None or isinstance(item, dict)):
+                found.append((key[len("metal.lb."):], item or {}))
+            elif key in ("tasks", "pre_tasks", "post_tasks", "block", "rescue", "always", "handlers"):
+                found += module_tasks(item)
+    return found
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(DOCS)))
+def test_module_tasks_use_existing_options(page):
+    problems = []
+    for body in blocks(page, "yaml"):
+        for doc in yaml.safe_load_all(body):
+            for module, args in module_tasks(doc):
+                try:
+                    spec = _module_spec(module)
+                except ImportError:
+                    problems.append("no module metal.lb.%s" % module)
+                    continue
+                problems += _unknown_args(args, spec, "metal.lb.%s" % module)
+    assert not problems, problems
+
+
+def test_module_task_check_notices_a_wrong_option():
+    tasks = module_tasks([{"name": "x", "metal.lb.config": {"pool_name": "a", "pools": [{"nme": "b"}]}}])
+    assert tasks == [("config", {"pool_name": "a", "pools": [{"nme": "b"}]})]
+    assert _unknown_args(tasks[0][1], _module_spec("config"), "metal.lb.config") == ["metal.lb.config.pools[].nme"]
+
+
+def test_module_tasks_are_found_in_the_guides():
+    pages = {page.name for page in PAGES
+             if any(module_tasks(doc) for body in blocks(page, "yaml") for doc in yaml.safe_load_all(body))}
+    assert {"awx.md", "layer2-guide.md", "troubleshooting.md"} <= pages

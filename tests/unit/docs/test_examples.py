@@ -181,6 +181,6 @@ def test_roles_exist_and_take_the_variables_given(page):
 
 
 def test_role_check_reads_plays():
-    plays = [{"hosts": "all", "roles": ["metal.lb.kube_proxy", {"role": "metal.lb.preflight",
-                                                                   "vars": {"preflight_pools": []}}]}]
+    preflight = {"role": "metal.lb.preflight", "vars": {"preflight_pools": []}}
+    plays = [{"hosts": "all", "roles": ["metal.lb.kube_proxy", preflight]}]
     assert role_uses(plays) == [("kube_proxy", {}), ("preflight", {"preflight_pools": []})]

@@ -30,6 +30,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 CRD_DIR = ROOT / "manifests" / "crds"
 ROLES_DIR = ROOT / "roles"
+PLAYBOOKS_DIR = ROOT / "playbooks"
+INVENTORY_VARIABLE = re.compile(r"(?<!groups\[')(?<!groups\[\")\bmetal_lb_[a-z0-9_]+\b")
 CRDS_PAGE = ROOT / "docs" / "reference" / "crds.md"
 ROLES_PAGE = ROOT / "docs" / "reference" / "role-variables.md"
 CLI_PAGE = ROOT / "docs" / "reference" / "cli.md"
@@ -171,13 +173,30 @@ def crd_fields_markdown() -> str:
 
 
 def role_specs() -> list[tuple[str, str, dict]]:
-    """(role, entry point, spec) for every role with a meta/argument_specs.yml, by role name."""
+    """(role, entry point, spec) for every role with a meta/argument_specs.yml, by role name.
+
+    An option the spec gives no default gets the one of the role's defaults/main.yml, when it has
+    one (often a template of an inventory variable: that is the default a user sees).
+    """
     found = []
     for path in sorted(ROLES_DIR.glob("*/meta/argument_specs.yml")):
         with path.open(encoding="utf-8") as handle:
             specs = (yaml.safe_load(handle) or {}).get("argument_specs") or {}
+        defaults_file = path.parents[1] / "defaults" / "main.yml"
+        defaults = {}
+        if defaults_file.exists():
+            with defaults_file.open(encoding="utf-8") as handle:
+                defaults = yaml.safe_load(handle) or {}
         for entry, spec in specs.items():
-            found.append((path.parents[1].name, entry, spec or {}))
+            spec = dict(spec or {})
+            options = {}
+            for name, option in (spec.get("options") or {}).items():
+                option = dict(option or {})
+                if "default" not in option and name in defaults:
+                    option["default"] = defaults[name]
+                options[name] = option
+            spec["options"] = options
+            found.append((path.parents[1].name, entry, spec))
     return found
 
 
@@ -222,6 +241,64 @@ def _description(spec: dict) -> str:
     return _cell(ANSIBLE_MARKUP.sub(r"`\1`", text))
 
 
+def _template_refs(value) -> list[str]:
+    """The metal_lb_* variables a Jinja expression of ``value`` reads (plain text names none)."""
+    if not isinstance(value, str):
+        return []
+    expressions = re.findall(r"{{(.*?)}}", value, flags=re.DOTALL)
+    return [ref for expr in expressions for ref in INVENTORY_VARIABLE.findall(expr)]
+
+
+def _fact_names(plays) -> set:
+    """Variables a playbook sets itself (set_fact): not inventory variables."""
+    names = set()
+    for play in plays if isinstance(plays, list) else ():
+        for task in (play.get("tasks") or ()) if isinstance(play, dict) else ():
+            facts = task.get("ansible.builtin.set_fact") or task.get("set_fact") if isinstance(task, dict) else None
+            if isinstance(facts, dict):
+                names |= set(facts)
+    return names
+
+
+def inventory_variables() -> dict[str, list[str]]:
+    """``metal_lb_*`` inventory variable → the role variables it feeds (role defaults, playbooks)."""
+    feeds: dict[str, dict] = {}  # inventory variable → {(role variable, role): [where]}
+    for path in sorted(ROLES_DIR.glob("*/defaults/main.yml")):
+        with path.open(encoding="utf-8") as handle:
+            defaults = yaml.safe_load(handle) or {}
+        for name, value in defaults.items():
+            for ref in _template_refs(value):
+                feeds.setdefault(ref, {}).setdefault((name, "metal.lb." + path.parents[1].name), [])
+    for path in sorted(PLAYBOOKS_DIR.glob("*.yml")):
+        with path.open(encoding="utf-8") as handle:
+            plays = yaml.safe_load(handle) or []
+        facts = _fact_names(plays)
+        for play in plays if isinstance(plays, list) else ():
+            for entry in (play.get("roles") or ()) if isinstance(play, dict) else ():
+                if not isinstance(entry, dict):
+                    continue
+                for name, value in (entry.get("vars") or {}).items():
+                    for ref in _template_refs(value):
+                        if ref not in facts:
+                            where = feeds.setdefault(ref, {}).setdefault((name, str(entry.get("role"))), [])
+                            where.append(path.name)
+    return {ref: ["`%s` (%s%s)" % (name, role, "; " + ", ".join(sorted(set(where))) if where else "")
+                  for (name, role), where in sorted(targets.items())]
+            for ref, targets in sorted(feeds.items())}
+
+
+def inventory_markdown() -> list[str]:
+    rows = inventory_variables()
+    out = ["### Inventory variables", ""]
+    if not rows:
+        return out + ["No role or playbook reads a `metal_lb_*` inventory variable yet.", ""]
+    out += ["The `metal_lb_*` variables of an inventory (or an AWX survey) and the role variables they",
+            "set: by the role's defaults, or in the playbooks named. A role variable given explicitly wins.", "",
+            "| inventory variable | sets |", "|---|---|"]
+    out += ["| `%s` | %s |" % (name, ", ".join(targets)) for name, targets in rows.items()]
+    return out + [""]
+
+
 def role_variables_markdown() -> str:
     """One section per role entry point: its description and a table of every variable."""
     out = []
@@ -245,6 +322,7 @@ def role_variables_markdown() -> str:
         out.append("")
     if not out:
         out = ["No role has a `meta/argument_specs.yml` yet.", ""]
+    out = inventory_markdown() + out
     return "\n".join(out).rstrip() + "\n"
 
 

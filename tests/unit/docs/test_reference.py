@@ -159,3 +159,12 @@ def test_metric_names_in_the_guides_are_exported():
             if name not in names and not name.startswith("metallb_bgp_"):
                 unknown.append("%s: %s" % (page.relative_to(ROOT), name))
     assert not unknown, "not exported: %s" % "; ".join(unknown)
+
+
+def test_every_module_is_in_the_modules_table():
+    text = (ROOT / "docs" / "modules.md").read_text(encoding="utf-8")
+    table = text.split("\n## ", 1)[0]
+    modules = sorted(p.stem for p in (ROOT / "plugins" / "modules").glob("*.py") if not p.stem.startswith("_"))
+    assert len(modules) >= 7
+    missing = [m for m in modules if "| `metal.lb.%s` |" % m not in table]
+    assert not missing, "docs/modules.md does not list: %s" % missing

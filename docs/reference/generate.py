@@ -260,6 +260,20 @@ def _fact_names(plays) -> set:
     return names
 
 
+def _role_entries(play) -> list[dict]:
+    """``{role, vars}`` of every role a play runs: under ``roles:`` and by include_role/import_role tasks."""
+    if not isinstance(play, dict):
+        return []
+    entries = [entry for entry in play.get("roles") or () if isinstance(entry, dict)]
+    for task in play.get("tasks") or ():
+        if not isinstance(task, dict):
+            continue
+        for key in ("ansible.builtin.include_role", "ansible.builtin.import_role", "include_role", "import_role"):
+            if isinstance(task.get(key), dict):
+                entries.append({"role": task[key].get("name"), "vars": task.get("vars") or {}})
+    return entries
+
+
 def inventory_variables() -> dict[str, list[str]]:
     """``metal_lb_*`` inventory variable → the role variables it feeds (role defaults, playbooks)."""
     feeds: dict[str, dict] = {}  # inventory variable → {(role variable, role): [where]}
@@ -268,21 +282,20 @@ def inventory_variables() -> dict[str, list[str]]:
             defaults = yaml.safe_load(handle) or {}
         for name, value in defaults.items():
             for ref in _template_refs(value):
-                feeds.setdefault(ref, {}).setdefault((name, "metal.lb." + path.parents[1].name), [])
+                feeds.setdefault(ref, {}).setdefault((name, "metal.lb." + path.parents[1].name), []).append(
+                    "role default")
     for path in sorted(PLAYBOOKS_DIR.glob("*.yml")):
         with path.open(encoding="utf-8") as handle:
             plays = yaml.safe_load(handle) or []
         facts = _fact_names(plays)
         for play in plays if isinstance(plays, list) else ():
-            for entry in (play.get("roles") or ()) if isinstance(play, dict) else ():
-                if not isinstance(entry, dict):
-                    continue
+            for entry in _role_entries(play):
                 for name, value in (entry.get("vars") or {}).items():
                     for ref in _template_refs(value):
                         if ref not in facts:
                             where = feeds.setdefault(ref, {}).setdefault((name, str(entry.get("role"))), [])
                             where.append(path.name)
-    return {ref: ["`%s` (%s%s)" % (name, role, "; " + ", ".join(sorted(set(where))) if where else "")
+    return {ref: ["`%s` (%s: %s)" % (name, role, ", ".join(sorted(set(where), key=lambda w: (w != "role default", w))))
                   for (name, role), where in sorted(targets.items())]
             for ref, targets in sorted(feeds.items())}
 
@@ -293,7 +306,7 @@ def inventory_markdown() -> list[str]:
     if not rows:
         return out + ["No role or playbook reads a `metal_lb_*` inventory variable yet.", ""]
     out += ["The `metal_lb_*` variables of an inventory (or an AWX survey) and the role variables they",
-            "set: by the role's defaults, or in the playbooks named. A role variable given explicitly wins.", "",
+            "set, as a role default or in the playbook named. A role variable given explicitly wins.", "",
             "| inventory variable | sets |", "|---|---|"]
     out += ["| `%s` | %s |" % (name, ", ".join(targets)) for name, targets in rows.items()]
     return out + [""]

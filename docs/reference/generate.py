@@ -446,8 +446,34 @@ def metric_families() -> list[tuple[str, object]]:
     speaker.response_sent("198.51.100.1")
     speaker.gratuitous_sent("198.51.100.1", 1)
     speaker.dropped("reason")
-    return [(daemon, family) for daemon, metrics in (("controller", controller), ("speaker", speaker))
-            for family in metrics.registry.collect()]
+    families = [(daemon, family) for daemon, metrics in (("controller", controller), ("speaker", speaker))
+                for family in metrics.registry.collect()]
+    return families + [("speaker", family) for family in _bgp_families()]
+
+
+class _BGPSession:
+    up, updates_sent, prefixes_sent, bfd = True, 1, 1, "up"
+
+
+class _BGPProtocol:
+    """What the BGP collector reads from the speaker's BGP protocol: one session to one peer."""
+
+    @staticmethod
+    def sessions() -> dict:
+        return {("node", "198.51.100.1"): _BGPSession()}
+
+    @staticmethod
+    def desired_prefixes() -> dict:
+        return {("node", "198.51.100.1"): 1}
+
+
+def _bgp_families() -> list:
+    """The speaker's BGP series, when the collection has the BGP protocol's collector."""
+    try:
+        module = _package("shells.daemons.bgp_metrics")
+    except ImportError:
+        return []
+    return list(module.BGPCollector(_BGPProtocol()).collect())
 
 
 def metrics_markdown() -> str:

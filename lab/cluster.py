@@ -286,10 +286,6 @@ class LabCluster:
             admin = json.load(fh)
         admin["clusters"][0]["cluster"]["server"] = self.kube.url
         kube.write_private(self.node_kubeconfig, json.dumps(admin))
-        self.controller_kubeconfig = self.kube.token_kubeconfig(
-            "controller", server="https://127.0.0.1:%d" % topology.API_PORT
-        )
-        self.speaker_kubeconfig = self.kube.token_kubeconfig("speaker")
         self.api = k8s_config.new_client_from_config(config_file=self.host_kubeconfig)
         self.core = k8s_client.CoreV1Api(self.api)
         self.discovery = k8s_client.DiscoveryV1Api(self.api)
@@ -307,6 +303,10 @@ class LabCluster:
                    self.lab_hosts.kubeconfig)
             )
             return
+        self.controller_kubeconfig = self.kube.token_kubeconfig(
+            "controller", server="https://127.0.0.1:%d" % topology.API_PORT
+        )
+        self.speaker_kubeconfig = self.kube.token_kubeconfig("speaker")
         self.controller = self._spawn(
             self.hosts["apiserver"],
             [python(), str(METAL_LB), "controller", "--kubeconfig", self.controller_kubeconfig]
@@ -465,6 +465,9 @@ class LabCluster:
             log=self.log,
             # the controller runs in this namespace and serves its webhooks on its default port
             webhook_port=WEBHOOK_PORT,
+            # with hosts, the namespace, CRDs, RBAC and webhooks are installed by the crds role, as a
+            # user's site.yml does on a bare cluster
+            apply_manifests=not self.want_hosts,
         )
         try:
             self.kube.start()

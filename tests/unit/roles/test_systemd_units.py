@@ -53,6 +53,12 @@ def role_daemon_vars(role: str, facts: dict) -> dict:
         if not isinstance(value, str) or "{{" not in value:
             variables[key] = value
     variables.update(facts)
+    for key, value in own.items():  # defaults that only read inventory variables (metal_lb_* | default(...))
+        if key not in variables:
+            try:
+                variables[key] = evaluate(value, variables)
+            except (jinja2.TemplateError, TypeError):
+                pass
     pending = dict(install["vars"])
     for _round in range(4):  # the task's variables refer to each other
         for key, value in list(pending.items()):

@@ -25,10 +25,11 @@ DEPS_PKGS   := $(shell awk '!/^[[:space:]]*(\#|$$)/ && /platform:dpkg/ {print $$
 TEST_STEPS  := deps venv k8s lint unit integration lab-tests sanity ansible-units ansible-lint collection
 
 .PHONY: help venv deps k8s lint unit integration lab-tests sanity ansible-units ansible-lint collection test \
-        lab lab-down benchmarks clean pytest-farm
+        lab lab-down lab-image lab-hosts benchmarks clean pytest-farm
 
 help:
-	@echo "make lab        build the namespace lab, show a VIP answering and failing over (KEEP=1 keeps it)"
+	@echo "make lab        build the lab, install metal.lb with site.yml, show a VIP answering and failing over (KEEP=1 keeps it)"
+	@echo "make lab-hosts  the lab with its systemd hosts for Ansible, left running (make lab-image: their image)"
 	@echo "make lab-down   tear the lab down"
 	@echo "make test       every test and gate: $(TEST_STEPS)"
 	@echo "make k8s        build kube-apiserver, kubectl and etcd (pinned in lab/k8s) into build/bin"
@@ -118,10 +119,20 @@ test:
 
 # ---------------------------------------------------------------- the lab
 
-# The namespace lab (lab/): bridge, apiserver, node1..3, client; a 3-replica Service gets an IP,
-# is curled and fails over. Needs root and `make deps`. KEEP=1 leaves it up until `make lab-down`.
-lab: deps venv k8s
+# The namespace lab (lab/): bridge, apiserver, client, and cp1 + node1..3 as systemd hosts on which
+# playbooks/site.yml installs metal.lb over SSH (twice: the second run changes nothing); then a
+# 3-replica Service gets an IP, is curled and fails over. Needs root and `make deps`. KEEP=1 leaves
+# it up until `make lab-down`.
+lab: deps venv k8s lab-image
 	@$(VPY) -m lab.demo $(if $(KEEP),--keep,)
+
+# The lab hosts' Debian 12 image (debootstrap, cached in build/lab-image by its recipe).
+lab-image: deps venv
+	@$(VPY) -m lab.image
+
+# The lab with its systemd hosts and no metal.lb, left running for Ansible (make lab-down removes it).
+lab-hosts: deps venv k8s lab-image
+	@$(VPY) -m lab up --hosts
 
 lab-down: venv
 	@$(VPY) -m lab.down $(if $(FORCE),--force,)

@@ -85,7 +85,7 @@ integration: venv k8s pytest-farm
 	    if [ "$${rc:-0}" = 5 ]; then echo "integration: no tests collected"; else exit $${rc:-0}; fi; \
 	else echo "integration: tests/integration does not exist yet"; fi
 
-lab-tests: venv k8s pytest-farm
+lab-tests: venv k8s lab-image pytest-farm
 	@if [ -d tests/lab ]; then \
 	    $(PYTEST) tests/lab --hypothesis-profile=ci || rc=$$?; \
 	    if [ "$${rc:-0}" = 5 ]; then echo "lab-tests: no tests collected"; else exit $${rc:-0}; fi; \

@@ -8,7 +8,8 @@ Asserted from the router itself: a Service's prefixes (IPv4 and IPv6) with every
 hop, its communities and large communities; the wan-client reaching the Service over several nodes;
 ``externalTrafficPolicy: Local`` restricting the next hops to nodes with endpoints; a deleted Service
 withdrawn; a node whose link is cut leaving the ECMP set within the BFD detection time; a speaker
-killed and restarted without the router losing the node's routes; a peer sending a malformed OPEN or
+killed and restarted without the router losing the node's routes; a speaker killed with its bgpd,
+the routes kept stale by graceful restart until the new speaker re-sends them; a peer sending a malformed OPEN or
 message header to a node's FRR gets a NOTIFICATION, and the speaker keeps running."""
 
 from __future__ import annotations

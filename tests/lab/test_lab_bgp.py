@@ -187,8 +187,11 @@ def test_a_restarted_speaker_keeps_its_routes_on_the_router(cluster, bgp):
 
 def test_graceful_restart_keeps_the_routes_when_the_speaker_and_its_bgpd_crash(cluster, bgp):
     """enableGracefulRestart through the speaker: node1's speaker and its bgpd are killed (SIGKILL, no
-    NOTIFICATION); the router keeps node1's routes, marked stale, while they are away; a new speaker
-    restarts its FRR, re-sends them, and they are fresh again."""
+    NOTIFICATION); the FRR router keeps node1's routes, marked stale, while they are away; a new speaker
+    restarts its FRR, re-sends them, and they are fresh again. BIRD ends a graceful restart when BFD
+    reports the peer down (node1's bfdd drops the sessions of its dead bgpd) unless the router says
+    ``bfd graceful``, which would also keep the routes of a node whose link is cut: with BIRD only the
+    recovery is asserted."""
     cluster.create_service("gr", replicas=3)
     prefix = cluster.wait_ingress("gr", timeout=60)[0] + "/32"
     node1 = cluster.node_addrs["node1"].v4
@@ -199,12 +202,12 @@ def test_graceful_restart_keeps_the_routes_when_the_speaker_and_its_bgpd_crash(c
         os.kill(int(handle.read().strip()), signal.SIGKILL)
     try:
         wait_for(lambda: (bgp.sessions().get(node1) != ESTABLISHED, bgp.sessions()), 30, 0.1, "node1's session down")
-        deadline = time.monotonic() + 3
+        deadline = time.monotonic() + (3 if bgp.kind == "frr" else 0)
         while time.monotonic() < deadline:
             view = bgp.route_views(IPV4).get(prefix)
             assert view is not None and node1 in view.next_hops, view
             time.sleep(0.3)
-        assert node1 in bgp.stale_peers()
+        assert bgp.kind != "frr" or node1 in bgp.stale_peers()
     finally:
         cluster.start_speaker("node1")
     wait_for(lambda: (bgp.sessions().get(node1) == ESTABLISHED, bgp.sessions()), 60, 0.2, "node1's session back")

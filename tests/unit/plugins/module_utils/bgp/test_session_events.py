@@ -13,7 +13,8 @@ B = ("red", "2001:db8::1")
 NAMES = {A: "router-a", B: "router-b"}
 
 
-def reasons(before, after, names=NAMES):
+def reasons(before, after, names=None):
+    names = NAMES if names is None else names
     return [(e.peer_name, e.type, e.reason) for e in session_events("node1", names, before, after)]
 
 

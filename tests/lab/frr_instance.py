@@ -41,15 +41,17 @@ class FrrInstance:
         self.etc_dir = "/etc/frr/%s" % name
         self.pids: dict[str, int] = {}
         self.listen = False
+        self.port = 179
 
     def _exec(self, argv: list[str], timeout: float = 20) -> subprocess.CompletedProcess:
         return subprocess.run(["ip", "netns", "exec", self.netns, *argv], capture_output=True, text=True,
                               timeout=timeout, check=False)
 
-    def start(self, listen: bool = False, bgp_config: str = "") -> None:
-        """zebra, bgpd, bfdd; bgpd listens on port 179 of the namespace only with ``listen``.
+    def start(self, listen: bool = False, bgp_config: str = "", port: int = 179) -> None:
+        """zebra, bgpd, bfdd; bgpd listens on ``port`` of the namespace only with ``listen``.
         ``bgp_config`` (a rendering): what bgpd reads at its start, see ``write_bgp_config``."""
         self.listen = listen
+        self.port = port
         for path in (self.run_dir, self.etc_dir):
             os.makedirs(path, exist_ok=True)
             shutil.chown(path, "frr", "frr")
@@ -94,7 +96,7 @@ class FrrInstance:
             os.unlink(pid_file)
         except FileNotFoundError:
             pass
-        extra = ["-p", "0"] if daemon == "bgpd" and not self.listen else []
+        extra = ["-p", str(self.port if self.listen else 0)] if daemon == "bgpd" else []
         config = self.bgp_config_path if os.path.exists(self.bgp_config_path) else "/dev/null"
         out = self._exec([os.path.join(FRR_DIR, daemon), "-N", self.name, "-d", "-f", config,
                           "-i", pid_file, *extra])

@@ -42,6 +42,7 @@ from ...engine.bgp.frr_diff import diff, soft_out_commands
 from ...engine.bgp.frr_readback import parse_running_config
 from ...engine.bgp.node_state import NodeBGP, PeerRoutes, graceful_shutdown
 from ...engine.bgp.service_decisions import ServiceBGP, desired
+from ...engine.bgp.session_events import Observed, session_events
 from ...engine.go_quote import go_quote
 from ...engine.model import Config
 from ...engine.vocabulary import GROUP
@@ -447,9 +448,20 @@ class BGP:
                 LOG.debug("BGP: sessions not read: %s", exc)
                 return
         before = {k: (s.state, s.bfd) for k, s in self._sessions.items()}
-        self._sessions = sessions
+        previous, self._sessions = self._sessions, sessions
         if {k: (s.state, s.bfd) for k, s in sessions.items()} != before:
+            self._record_session_events(previous, sessions)
             self._resync()
+
+    def _record_session_events(self, before: Mapping[tuple[str, str], SessionState],
+                               after: Mapping[tuple[str, str], SessionState]) -> None:
+        names = {(p.session.vrf, p.session.peer): p.session.name for p in self._applied_state.peers}
+        for event in session_events(self.node, names, {k: Observed(s.up, s.bfd) for k, s in before.items()},
+                                    {k: Observed(s.up, s.bfd) for k, s in after.items()}):
+            log = LOG.info if event.type == "Normal" else LOG.warning
+            log("BGP: %s (BGPPeer %s)", event.message, event.peer_name)
+            self._event(_object_ref("BGPPeer", event.peer_name, self.namespace), event.type, event.reason,
+                        event.message)
 
     def sessions(self) -> dict[tuple[str, str], SessionState]:
         return dict(self._sessions)

@@ -264,6 +264,20 @@ def test_status_and_metrics_from_frrs_sessions():
     assert 'metallb_bgp_pending_prefixes_total{peer="198.51.100.254"} 1.0' in text
 
 
+def test_session_up_and_down_are_events_on_the_bgppeer_once_per_change():
+    h = Harness(base())
+    h.run_pass()
+    h.events.clear()
+    h.vtysh.sessions = {"default": {"198.51.100.254": {"bgpState": "Established"}}}
+    h.proto.poll()
+    h.proto.poll()  # nothing changed: no second event
+    assert [e[:4] for e in h.events] == [("BGPPeer", "router", "Normal", "sessionUp")]
+    assert h.events[0][4] == 'BGP session of node "node1" with 198.51.100.254 established'
+    h.vtysh.sessions = {"default": {"198.51.100.254": {"bgpState": "Connect"}}}
+    h.proto.poll()
+    assert [e[:4] for e in h.events[1:]] == [("BGPPeer", "router", "Warning", "sessionDown")]
+
+
 def test_vtysh_errors_name_their_command_and_hide_passwords():
     lines = ["router bgp 64500", " neighbor 198.51.100.254 password %s" % PASSWORD, " neighbor x bogus"]
     out = ("line 2: %% Unknown command[4]:  neighbor 198.51.100.254 password %s\n"

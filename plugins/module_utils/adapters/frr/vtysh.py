@@ -157,8 +157,11 @@ class Vtysh:
         errors: list[CommandError] = []
         skip_deeper = -1  # the indentation under a refused block opener: its lines are skipped
         try:
-            status, output = self._bgpd.run(CONFIGURE)
-            if status != 0:  # a session left in a stale node, say: start over once
+            try:
+                status, output = self._bgpd.run(CONFIGURE)
+            except OSError:  # bgpd restarted since the last batch: nothing sent yet, a new session
+                status, output = 1, ""
+            if status != 0:  # (or one left in a stale node): start over once
                 self._bgpd.close()
                 self._bgpd.connect()
                 status, output = self._bgpd.run(CONFIGURE)

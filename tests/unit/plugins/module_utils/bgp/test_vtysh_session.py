@@ -127,6 +127,19 @@ def test_a_session_that_breaks_is_an_error_and_the_next_batch_reconnects(tmp_dir
     assert daemon.connections == 2 and daemon.commands[-1] == "end"
 
 
+def test_a_restarted_daemon_gets_the_next_batch_on_a_new_session(tmp_dir):
+    first = len(["enable", *BATCH])  # the first batch's commands, then the session is dropped
+    daemon = FakeDaemon(tmp_dir, hang_up_after=first)
+    try:
+        vtysh = Vtysh("node", socket_dir=tmp_dir, runner=no_vtysh)
+        assert vtysh.apply(BATCH) == []
+        assert vtysh.apply(BATCH) == []  # no error: nothing had been sent on the dead session
+    finally:
+        daemon.close()
+    assert daemon.connections == 2
+    assert daemon.commands[first:] == ["enable", "configure terminal", *[c.strip() for c in BATCH[1:-1]], "end"]
+
+
 def test_without_the_socket_vtysh_loads_the_batch(tmp_dir):
     loaded = []
 

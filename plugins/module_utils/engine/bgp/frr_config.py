@@ -34,8 +34,8 @@ from .node_state import NodeBGP, Route
 from .sessions import DUAL, EXTERNAL, IPV4, IPV6, MASK, Session
 
 IN_SEQ = 20
-CLASS_MAP = "class-%d"  # the route-map of a class's network lines: sets the tag its neighbors' entries match
-CLASS_PREFIX = CLASS_MAP.split("%")[0]
+CLASS_PREFIX = "class-"
+CLASS_MAP = CLASS_PREFIX + "%d"  # the route-map of a class's network lines: sets the tag its neighbors' entries match
 MAX_CLASS = 65535  # a class number is also a route-map sequence number
 ROUTER_HEADER = ("no bgp ebgp-requires-policy", "no bgp network import-check", "no bgp default ipv4-unicast",
                  "bgp graceful-restart preserve-fw-state")

@@ -171,4 +171,3 @@ def diff(old: FrrConfig | None, new: FrrConfig) -> list[str]:
     if not cmds:
         return []
     return [CONFIGURE, *cmds, END]
-

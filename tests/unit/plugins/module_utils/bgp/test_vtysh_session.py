@@ -36,7 +36,7 @@ class FakeDaemon:
         self.thread.start()
 
     def _serve(self) -> None:
-        for _ in range(4):  # bounded: a test opens a few sessions at most
+        for _session in range(4):  # bounded: a test opens a few sessions at most
             try:
                 conn, _addr = self.server.accept()
             except OSError:

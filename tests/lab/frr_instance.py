@@ -192,10 +192,26 @@ def end_process(pid: int, sig: int | None, deadline: float) -> None:
         pass
 
 
-def comparable(lines: list[str]) -> tuple[list[str], list[str]]:
-    """(prefix-list entries sorted: FRR numbers them in arrival order, everything else in FRR's order)."""
+def comparable(lines: list[str]) -> tuple[list[str], list[tuple[str, ...]], list[str]]:
+    """(prefix-list entries sorted: FRR numbers them in arrival order; route-map entries sorted: FRR prints
+    them in the order they were created; everything else in FRR's order)."""
     plists = sorted(line for line in lines if "prefix-list" in line and not line.startswith(" "))
-    return plists, [line for line in lines if not ("prefix-list" in line and not line.startswith(" "))]
+    maps: list[tuple[str, ...]] = []
+    rest: list[str] = []
+    block: list[str] | None = None
+    for line in lines:
+        if "prefix-list" in line and not line.startswith(" "):
+            continue
+        if line.startswith("route-map "):
+            block = [line]
+        elif block is not None:
+            block.append(line)
+            if line == "exit":
+                maps.append(tuple(block))
+                block = None
+        else:
+            rest.append(line)
+    return plists, sorted(maps), rest
 
 
 class Namespace:

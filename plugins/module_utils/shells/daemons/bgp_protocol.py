@@ -38,7 +38,7 @@ from ...adapters.kube.informer import Informer
 from ...adapters.kube.l2_status import object_node, object_service
 from ...adapters.kube.speaker_views import trim_l2_status
 from ...engine.bgp.frr_config import FrrConfig, redact, render_model
-from ...engine.bgp.frr_diff import diff, soft_out_commands
+from ...engine.bgp.frr_diff import diff
 from ...engine.bgp.frr_readback import parse_running_config
 from ...engine.bgp.node_state import NodeBGP, PeerRoutes, graceful_shutdown
 from ...engine.bgp.service_decisions import ServiceBGP, desired
@@ -346,7 +346,6 @@ class BGP:
             self._retry_later()
             return
         LOG.debug("BGP: %d command(s) applied in %.0f ms", len(commands), (time.monotonic() - started) * 1000)
-        self._resend(soft_out_commands(self._applied_state, state))
         if not errors:
             self._applied, self._applied_state = target, state
             self._failed_target = None
@@ -361,17 +360,6 @@ class BGP:
         self._applied_state = state
         self._failed_target = target
         self._report_errors(errors, state, commands)
-
-    def _resend(self, commands: list[str]) -> None:
-        """Routes already sent whose attributes changed go out again (soft, no session reset)."""
-        if not commands:
-            return
-        try:
-            problems = self.vtysh.execute(commands)
-        except VtyshError as exc:
-            problems = [str(exc)]
-        if problems:
-            LOG.warning("BGP: changed attributes not re-sent (%s): %s", ", ".join(commands), "; ".join(problems))
 
     def _retry_later(self, delay: float = 1.0) -> None:
         now = time.monotonic()

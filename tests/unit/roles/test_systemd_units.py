@@ -49,11 +49,14 @@ def role_daemon_vars(role: str, facts: dict) -> dict:
                  "daemon_run_as_user": True, "daemon_capabilities": [], "daemon_runtime_directory": "",
                  "daemon_state_directory": "", "daemon_read_write_paths": [],
                  "daemon_address_families": defaults["daemon_address_families"]}
+    templated = {}
     for key, value in own.items():
         if not isinstance(value, str) or "{{" not in value:
             variables[key] = value
+        else:
+            templated[key] = value  # the role's own defaults that refer to inventory variables
     variables.update(facts)
-    pending = dict(install["vars"])
+    pending = {**{k: v for k, v in templated.items() if k not in facts}, **install["vars"]}
     for _round in range(4):  # the task's variables refer to each other
         for key, value in list(pending.items()):
             try:

@@ -3,8 +3,10 @@
 """``python -m lab up [--hosts]`` leaves a lab running; ``python -m lab down`` removes it.
 
 ``up`` builds the namespaces and the API server and then either starts the controller and the
-speakers as processes (as ``make lab`` does) or, with ``--hosts``, boots the nodes and cp1 as systemd
-hosts for Ansible (``hosts.py``) and starts neither. The lab stays up after ``up`` returns; ``down``
+speakers as processes or, with ``--hosts`` (``make lab-hosts``), boots the nodes and cp1 as systemd
+hosts for Ansible (``hosts.py``) and starts neither; their inventory carries the lab's metal_lb_*
+settings and the daemons' wheelhouse is built first (``site.py``), so playbooks/site.yml installs
+metal.lb on them as ``make lab`` does. The lab stays up after ``up`` returns; ``down``
 (``make lab-down``) removes it: containers, processes, namespaces and build/lab/.
 """
 
@@ -14,7 +16,7 @@ import argparse
 import sys
 import time
 
-from . import down, kube, netns, topology
+from . import down, kube, netns, site, topology
 from .cluster import LabCluster, missing_requirements
 
 
@@ -24,6 +26,12 @@ def up(args: argparse.Namespace) -> int:
         print("lab up: %s" % reason)
         return 2
     started = time.monotonic()
+    if args.hosts:  # the hosts reach nothing outside the lab: the daemons' wheels come from here
+        try:
+            site.build_wheelhouse(log=lambda m: print("   " + m, flush=True))
+        except RuntimeError as exc:
+            print("lab up: %s" % exc)
+            return 1
     lab = LabCluster(node_count=args.nodes, hosts=args.hosts, log=lambda m: print("   " + m, flush=True))
     try:
         lab.__enter__()
@@ -39,6 +47,8 @@ def up(args: argparse.Namespace) -> int:
     if lab.lab_hosts is not None:
         admin = lab.lab_hosts.admin.ns
         print("   Ansible:  ip netns exec %s ansible -i %s all -m ping" % (admin, lab.lab_hosts.inventory))
+        print("   install:  ANSIBLE_COLLECTIONS_PATH=%s ip netns exec %s ansible-playbook -i %s playbooks/site.yml"
+              % (site.collections_path(), admin, lab.lab_hosts.inventory))
         node1 = topology.nodes(1)[0].v4
         print("   a host:   ip netns exec %s ssh -i %s ansible@%s" % (admin, lab.lab_hosts.key, node1))
         print("   the API from there: KUBECONFIG=%s (https://%s:%d)" % (lab.lab_hosts.kubeconfig, topology.API_V4,

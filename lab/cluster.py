@@ -14,9 +14,11 @@ node namespace, with the command line the roles install; the controller and the 
 as their ServiceAccounts. There is no controller-manager or kubelet, so the lab writes Nodes,
 EndpointSlices and kube-proxy's ConfigMap itself.
 
-``LabCluster(hosts=True)`` starts no controller and no speaker: the nodes and a control-plane host
-``cp1`` (in the apiserver namespace) boot as systemd machines (``hosts.py``) for Ansible to install
-them on, from the ``admin`` namespace with build/lab/inventory.yml and build/lab/admin.kubeconfig.
+``LabCluster(hosts=True)`` starts no controller and no speaker and applies none of manifests/: the
+nodes and a control-plane host ``cp1`` (in the apiserver namespace) boot as systemd machines
+(``hosts.py``) for Ansible to install everything on, from the ``admin`` namespace with
+build/lab/inventory.yml (with the lab's metal_lb_* settings, ``site.py``) and build/lab/admin.kubeconfig,
+as on a bare cluster.
 """
 
 from __future__ import annotations

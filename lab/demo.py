@@ -173,6 +173,10 @@ def main(argv: list[str] | None = None) -> int:
                 % (lab.hosts["client"].ns, topology.POOL_V4.split("-")[0])
             )
             say("   %s --kubeconfig %s get svc -A" % (kube.binary("kubectl"), lab.host_kubeconfig))
+            if lab.lab_hosts is not None:
+                say("   ANSIBLE_COLLECTIONS_PATH=%s ip netns exec %s %s -i %s playbooks/uninstall.yml"
+                    % (site.collections_path(), lab.lab_hosts.admin.ns, site.ansible_binary("ansible-playbook"),
+                       lab.lab_hosts.inventory))
             say("Remove it with: make lab-down")
         else:
             lab.teardown()

@@ -148,3 +148,22 @@ def run_playbook(lab_hosts, name: str = "site.yml", extra_args: tuple[str, ...] 
     out = lab_hosts.run_in_admin(ansible_binary("ansible-playbook"), "-i", lab_hosts.inventory, path,
                                  *extra_args, timeout=PLAYBOOK_TIMEOUT, env=ansible_env(), cwd=str(ROOT))
     return PlaybookRun(name, out.returncode, time.monotonic() - started, out.stdout, out.stderr, recap(out.stdout))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m lab.site wheelhouse``: the lab hosts' wheelhouse, before Ansible runs in the lab."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m lab.site")
+    parser.add_argument("command", choices=["wheelhouse"])
+    parser.parse_args(argv)
+    try:
+        build_wheelhouse()
+    except RuntimeError as exc:
+        print("lab.site: %s" % exc, file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -50,14 +50,17 @@ def role_daemon_vars(role: str, facts: dict) -> dict:
                  "daemon_state_directory": "", "daemon_read_write_paths": [],
                  "daemon_address_families": defaults["daemon_address_families"],
                  "daemon_kill_mode": defaults["daemon_kill_mode"]}
-    templated = {}
     for key, value in own.items():
         if not isinstance(value, str) or "{{" not in value:
             variables[key] = value
-        else:
-            templated[key] = value  # the role's own defaults that refer to inventory variables
     variables.update(facts)
-    pending = {**{k: v for k, v in templated.items() if k not in facts}, **install["vars"]}
+    for key, value in own.items():  # defaults that only read inventory variables (metal_lb_* | default(...))
+        if key not in variables:
+            try:
+                variables[key] = evaluate(value, variables)
+            except (jinja2.TemplateError, TypeError):
+                pass
+    pending = dict(install["vars"])
     for _round in range(4):  # the task's variables refer to each other
         for key, value in list(pending.items()):
             try:

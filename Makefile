@@ -22,9 +22,9 @@ PYTEST      := PYTHONPATH=$(PYTEST_ROOT) $(VPY) -m pytest
 # System packages for the lab and tests: every dpkg line of bindep.txt.
 DEPS_PKGS   := $(shell awk '!/^[[:space:]]*(\#|$$)/ && /platform:dpkg/ {print $$1}' bindep.txt)
 
-TEST_STEPS  := deps venv k8s lint unit integration lab-tests sanity ansible-units ansible-lint
+TEST_STEPS  := deps venv k8s lint unit integration lab-tests sanity ansible-units ansible-lint collection
 
-.PHONY: help venv deps k8s lint unit integration lab-tests sanity ansible-units ansible-lint test \
+.PHONY: help venv deps k8s lint unit integration lab-tests sanity ansible-units ansible-lint collection test \
         lab lab-down lab-image lab-hosts benchmarks clean pytest-farm
 
 help:
@@ -33,7 +33,7 @@ help:
 	@echo "make lab-down   tear the lab down"
 	@echo "make test       every test and gate: $(TEST_STEPS)"
 	@echo "make k8s        build kube-apiserver, kubectl and etcd (pinned in lab/k8s) into build/bin"
-	@echo "make venv|deps|lint|unit|integration|lab-tests|sanity|ansible-units|ansible-lint|benchmarks|clean"
+	@echo "make venv|deps|lint|unit|integration|lab-tests|sanity|ansible-units|ansible-lint|collection|benchmarks|clean"
 
 # ---------------------------------------------------------------- environment
 
@@ -85,7 +85,7 @@ integration: venv k8s pytest-farm
 	    if [ "$${rc:-0}" = 5 ]; then echo "integration: no tests collected"; else exit $${rc:-0}; fi; \
 	else echo "integration: tests/integration does not exist yet"; fi
 
-lab-tests: venv k8s pytest-farm
+lab-tests: venv k8s lab-image pytest-farm
 	@if [ -d tests/lab ]; then \
 	    $(PYTEST) tests/lab --hypothesis-profile=ci || rc=$$?; \
 	    if [ "$${rc:-0}" = 5 ]; then echo "lab-tests: no tests collected"; else exit $${rc:-0}; fi; \
@@ -99,6 +99,10 @@ ansible-units: venv
 
 ansible-lint: venv pytest-farm
 	ANSIBLE_COLLECTIONS_PATH=$(PYTEST_ROOT) PATH=$(VBIN):$$PATH $(VBIN)/ansible-lint --profile production
+
+# The tarball users install: builds, installs into an empty path, imports and documents cleanly.
+collection: venv
+	@.ci/collection.sh $(VBIN)
 
 # Every step in order; stops at the first failure and prints what ran, how long, and the result.
 test:

@@ -313,9 +313,7 @@ class LabCluster:
         self.speaker_kubeconfig = self.kube.token_kubeconfig("speaker")
         self.controller = self._spawn(
             self.hosts["apiserver"],
-            [python(), str(METAL_LB), "controller", "--kubeconfig", self.controller_kubeconfig]
-            # the speakers speak BGP as MetalLB's FRR mode: validate BGP objects as that mode does
-            + (["--bgp-type", "frr"] if self.router_factory is not None else []),
+            [python(), str(METAL_LB), "controller", "--kubeconfig", self.controller_kubeconfig],
             "controller",
         )
         controller = self.controller

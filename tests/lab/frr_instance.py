@@ -41,15 +41,17 @@ class FrrInstance:
         self.etc_dir = "/etc/frr/%s" % name
         self.pids: dict[str, int] = {}
         self.listen = False
+        self.port = 179
 
     def _exec(self, argv: list[str], timeout: float = 20) -> subprocess.CompletedProcess:
         return subprocess.run(["ip", "netns", "exec", self.netns, *argv], capture_output=True, text=True,
                               timeout=timeout, check=False)
 
-    def start(self, listen: bool = False, bgp_config: str = "") -> None:
-        """zebra, bgpd, bfdd; bgpd listens on port 179 of the namespace only with ``listen``.
+    def start(self, listen: bool = False, bgp_config: str = "", port: int = 179) -> None:
+        """zebra, bgpd, bfdd; bgpd listens on ``port`` of the namespace only with ``listen``.
         ``bgp_config`` (a rendering): what bgpd reads at its start, see ``write_bgp_config``."""
         self.listen = listen
+        self.port = port
         for path in (self.run_dir, self.etc_dir):
             os.makedirs(path, exist_ok=True)
             shutil.chown(path, "frr", "frr")
@@ -94,7 +96,7 @@ class FrrInstance:
             os.unlink(pid_file)
         except FileNotFoundError:
             pass
-        extra = ["-p", "0"] if daemon == "bgpd" and not self.listen else []
+        extra = ["-p", str(self.port if self.listen else 0)] if daemon == "bgpd" else []
         config = self.bgp_config_path if os.path.exists(self.bgp_config_path) else "/dev/null"
         out = self._exec([os.path.join(FRR_DIR, daemon), "-N", self.name, "-d", "-f", config,
                           "-i", pid_file, *extra])
@@ -190,10 +192,26 @@ def end_process(pid: int, sig: int | None, deadline: float) -> None:
         pass
 
 
-def comparable(lines: list[str]) -> tuple[list[str], list[str]]:
-    """(prefix-list entries sorted: FRR numbers them in arrival order, everything else in FRR's order)."""
+def comparable(lines: list[str]) -> tuple[list[str], list[tuple[str, ...]], list[str]]:
+    """(prefix-list entries sorted: FRR numbers them in arrival order; route-map entries sorted: FRR prints
+    them in the order they were created; everything else in FRR's order)."""
     plists = sorted(line for line in lines if "prefix-list" in line and not line.startswith(" "))
-    return plists, [line for line in lines if not ("prefix-list" in line and not line.startswith(" "))]
+    maps: list[tuple[str, ...]] = []
+    rest: list[str] = []
+    block: list[str] | None = None
+    for line in lines:
+        if "prefix-list" in line and not line.startswith(" "):
+            continue
+        if line.startswith("route-map "):
+            block = [line]
+        elif block is not None:
+            block.append(line)
+            if line == "exit":
+                maps.append(tuple(block))
+                block = None
+        else:
+            rest.append(line)
+    return plists, sorted(maps), rest
 
 
 class Namespace:

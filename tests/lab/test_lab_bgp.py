@@ -8,7 +8,8 @@ Asserted from the router itself: a Service's prefixes (IPv4 and IPv6) with every
 hop, its communities and large communities; the wan-client reaching the Service over several nodes;
 ``externalTrafficPolicy: Local`` restricting the next hops to nodes with endpoints; a deleted Service
 withdrawn; a node whose link is cut leaving the ECMP set within the BFD detection time; a speaker
-killed and restarted without the router losing the node's routes; a peer sending a malformed OPEN or
+killed and restarted without the router losing the node's routes; a speaker killed with its bgpd,
+the routes kept stale by graceful restart until the new speaker re-sends them; a peer sending a malformed OPEN or
 message header to a node's FRR gets a NOTIFICATION, and the speaker keeps running."""
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import functools
 import json
 import os
 import re
+import signal
 import sys
 import time
 
@@ -25,6 +27,8 @@ import pytest
 from routers import ESTABLISHED, IPV4, IPV6, FrrRouter, Neighbor, RouterSpec, missing, wait_for
 
 from lab import topology
+
+from ansible_collections.metal.lb.plugins.module_utils.adapters.frr.instance import FrrInstance as SpeakerFrr
 
 NODE_ASN, ROUTER_ASN = 64501, 64500
 BFD_MS, BFD_MULT = 100, 3
@@ -179,6 +183,42 @@ def test_a_restarted_speaker_keeps_its_routes_on_the_router(cluster, bgp):
         assert view is not None and node2 in view.next_hops, view
         time.sleep(0.2)
     assert bgp.sessions().get(node2) == ESTABLISHED
+
+
+def test_graceful_restart_keeps_the_routes_when_the_speaker_and_its_bgpd_crash(cluster, bgp):
+    """enableGracefulRestart through the speaker: node1's speaker and its bgpd are killed (SIGKILL, no
+    NOTIFICATION); the FRR router keeps node1's routes, marked stale, while they are away; a new speaker
+    restarts its FRR, re-sends them, and they are fresh again. BIRD ends a graceful restart when BFD
+    reports the peer down (node1's bfdd drops the sessions of its dead bgpd) unless the router says
+    ``bfd graceful``, which would also keep the routes of a node whose link is cut: with BIRD only the
+    recovery is asserted."""
+    cluster.create_service("gr", replicas=3)
+    prefix = cluster.wait_ingress("gr", timeout=60)[0] + "/32"
+    node1 = cluster.node_addrs["node1"].v4
+    route_to(bgp, prefix, IPV4, where=lambda v: v is not None and node1 in v.next_hops)
+    cluster.kill_speaker("node1")
+    bgpd = SpeakerFrr(cluster.frr_pathspace("node1")).pid_file("bgpd")
+    with open(bgpd, encoding="utf-8") as handle:
+        os.kill(int(handle.read().strip()), signal.SIGKILL)
+    try:
+        wait_for(lambda: (bgp.sessions().get(node1) != ESTABLISHED, bgp.sessions()), 30, 0.1, "node1's session down")
+        deadline = time.monotonic() + (3 if bgp.kind == "frr" else 0)
+        while time.monotonic() < deadline:
+            view = bgp.route_views(IPV4).get(prefix)
+            assert view is not None and node1 in view.next_hops, view
+            time.sleep(0.3)
+        assert bgp.kind != "frr" or node1 in bgp.stale_peers()
+    finally:
+        cluster.start_speaker("node1")
+    wait_for(lambda: (bgp.sessions().get(node1) == ESTABLISHED, bgp.sessions()), 60, 0.2, "node1's session back")
+    route_to(bgp, prefix, IPV4, where=lambda v: v is not None and node1 in v.next_hops)
+    wait_for(lambda: (node1 not in bgp.stale_peers(), bgp.stale_peers()), 60, 0.2, "node1's routes fresh again")
+
+
+def test_the_md5_password_is_never_logged(cluster, bgp):
+    for node in cluster.node_addrs:
+        assert "lab-md5-secret" not in cluster.logs("speaker-" + node)
+    assert "lab-md5-secret" not in cluster.logs("controller")
 
 
 # a malformed UPDATE needs an established second session, which bgpd refuses (connection collision)

@@ -6,8 +6,9 @@
 Written from FRR's command semantics, independently of ``frr_diff``: contexts (``router bgp``,
 ``address-family``, ``route-map``, ``bfd``/``profile``) hold sets of lines; ``no router …`` /
 ``no route-map …`` / ``no profile …`` drop a context, ``no neighbor P`` drops every line of P in the
-router and its address families, ``no LINE`` drops exactly LINE, and the single-valued neighbor
-settings replace their previous value. Removing a line that is not there, adding one that is, or
+router and its address families, ``no network P`` drops P's line whatever its route-map, ``no LINE``
+drops exactly LINE, and the single-valued neighbor settings and ``network P [route-map R]`` replace
+their previous value. Removing a line that is not there, adding one that is, or
 an unknown context is an error: a diff that FRR would reject or that leaves garbage fails here.
 """
 
@@ -38,6 +39,8 @@ def _key(line: str, path: tuple = ()):
         return (m.group(1), m.group(2))
     if line.startswith("bgp router-id "):
         return ("bgp router-id",)
+    if line.startswith("network "):
+        return ("network", line.split()[1])
     return None
 
 
@@ -80,6 +83,12 @@ def apply(tree: dict, commands) -> dict:
                     tree[k] -= gone
                 if not found:
                     raise OracleError("no such neighbor: %r" % rest)
+                continue
+            if len(parts) == 2 and parts[0] == "network":
+                gone = {line for line in tree[path] if _key(line) == ("network", parts[1])}
+                if not gone:
+                    raise OracleError("no such network in %r: %r" % (path, rest))
+                tree[path] -= gone
                 continue
             if path and path[0] == "bfd" and len(path) == 2:  # ``no receive-interval``: back to the default
                 if rest.split()[-1].isdigit() or rest not in _BFD_NEGATABLE:

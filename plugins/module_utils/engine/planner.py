@@ -21,6 +21,7 @@ from collections.abc import Iterable, Sequence
 from .addresses import pool_capacity
 from .bgp.planned import bgp_announcements
 from .config.allocation import allocation_config
+from .config.modes import DEFAULT_BGP_TYPE
 from .config.object_meta import meta_problem, object_name
 from .controller_pass import fresh_pass
 from .converge import ASSIGNED, no_cyclic_gc
@@ -29,7 +30,7 @@ from .election import Balancer, elect_all
 
 def plan(objects: Iterable[dict], *, lb_class: str = "", namespace: str = "metallb-system",
          service_cidrs: Sequence[str] = (), gateways: Sequence[str] = (), allow_node_ip_pools: bool = False,
-         bgp_type: str = "native", members: Sequence[str] | None = None) -> dict:
+         bgp_type: str = DEFAULT_BGP_TYPE, members: Sequence[str] | None = None) -> dict:
     with no_cyclic_gc():
         return _plan(objects, lb_class, namespace, service_cidrs, gateways, allow_node_ip_pools, bgp_type, members)
 

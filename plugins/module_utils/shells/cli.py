@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: metal.lb contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""``metal-lb``: plan | validate | convert | controller | speaker | status | lab-api.
+"""``metal-lb``: plan | validate | convert | controller | speaker | status.
 
 Exit codes: 0 ok, 1 the configuration is invalid, 2 usage or I/O errors. Errors are one
 line on stderr, never a traceback.
@@ -17,6 +17,7 @@ import sys
 from .console import err, out
 from ..engine.message_text import printable
 from . import cli_controller, cli_speaker, cli_status
+from ..engine.config.modes import BGP_TYPES, DEFAULT_BGP_TYPE
 from ..engine.manifests import ManifestError, decode_text, load_objects
 
 
@@ -220,9 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--members", type=_members, default=None, metavar="NODE[,NODE...]",
                    help="the nodes whose speakers are alive, for the layer-2 announcements "
                         "(default: every Node in the input)")
-    p.add_argument("--bgp-type", choices=["native", "frr", "frr-k8s"], default="native",
-                   help="validate BGP objects as MetalLB's native or FRR mode does (metal.lb speaks BGP as FRR "
-                        "mode; default: native, MetalLB's default)")
+    p.add_argument("--bgp-type", choices=list(BGP_TYPES), default=DEFAULT_BGP_TYPE,
+                   help="validate BGP objects as MetalLB's FRR or native mode does (default: %(default)s, how the "
+                        "speaker speaks BGP; native checks a configuration meant for MetalLB's native mode)")
     p.set_defaults(func=cmd_plan)
     p = sub.add_parser("validate", help="check the metallb.io configuration only")
     _add_input(p)

@@ -8,12 +8,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import threading
 import time
 from .console import err
 from ..adapters.webhook import startup as webhook_startup
+from ..engine.config.modes import DEFAULT_BGP_TYPE
 
 NAME = "controller"
 HELP = "run the IP-assigning controller against a Kubernetes API"
@@ -57,6 +59,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--renew-deadline", type=float, default=10.0)
     parser.add_argument("--retry-period", type=float, default=2.0)
     parser.add_argument("--identity", default="", help="leader-election identity (default: host_pid)")
+    parser.add_argument("--bgp-type", default=os.environ.get("METALLB_BGP_TYPE") or DEFAULT_BGP_TYPE,
+                        help="BGP implementation whose rules the controller and its webhooks apply to BGP objects: "
+                             "frr (how the speaker speaks BGP), frr-k8s, native; any other value skips them, as "
+                             "in MetalLB (default: METALLB_BGP_TYPE or %s)" % DEFAULT_BGP_TYPE)
     webhook_startup.add_arguments(parser)
     return parser
 
@@ -103,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     controller = Controller(api_client, namespace=args.namespace, lb_class=args.lb_class,
                             identity=args.identity, lease_name=args.lease_name,
                             lease_duration=args.lease_duration, renew_deadline=args.renew_deadline,
-                            retry_period=args.retry_period)
+                            retry_period=args.retry_period, bgp_type=args.bgp_type)
     try:
         serve(controller.metrics.registry, args.metrics_port, args.metrics_address)
     except OSError as exc:

@@ -48,7 +48,8 @@ def role_daemon_vars(role: str, facts: dict) -> dict:
     variables = {"daemon_root": defaults["daemon_root"], "daemon_user": "metal-lb-%s" % role, "ansible_managed": "x",
                  "daemon_run_as_user": True, "daemon_capabilities": [], "daemon_runtime_directory": "",
                  "daemon_state_directory": "", "daemon_read_write_paths": [],
-                 "daemon_address_families": defaults["daemon_address_families"]}
+                 "daemon_address_families": defaults["daemon_address_families"],
+                 "daemon_kill_mode": defaults["daemon_kill_mode"]}
     for key, value in own.items():
         if not isinstance(value, str) or "{{" not in value:
             variables[key] = value
@@ -127,6 +128,8 @@ def test_the_layer2_speaker_keeps_only_net_raw_and_binds_membership_to_the_node_
     assert argv[argv.index("--membership-bind") + 1] == "198.51.100.11:7946"
     assert argv[argv.index("--membership-key-file") + 1] == "/etc/metal-lb/membership.key"
     assert "ReadWritePaths" not in unit
+    assert "--no-bgp" in argv  # no FRR installed: BGPPeers are not this node's business
+    assert unit["KillMode"] == ["control-group"]
     assert variables["daemon_secret_files"] == [{"path": "/etc/metal-lb/membership.key", "content": "k" * 48}]
 
 
@@ -139,6 +142,9 @@ def test_with_bgp_the_speaker_runs_as_root_bounded_to_what_frr_needs():
     assert unit["AmbientCapabilities"] == [""]
     assert unit["NoNewPrivileges"] == ["yes"]
     assert "-/run/frr" in unit["ReadWritePaths"]
+    # a stop signals the speaker alone (it drains, then stops FRR); FRR outlives a crash
+    assert unit["KillMode"] == ["process"]
+    assert "--no-bgp" not in shlex.split(unit["ExecStart"][0])
 
 
 def test_an_ipv6_node_binds_membership_in_brackets_and_extra_arguments_are_quoted():

@@ -18,6 +18,7 @@ import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ...engine.config.modes import DEFAULT_BGP_TYPE
 from ...engine.config.parse import parse_config
 
 # path → kind; MetalLB's paths (one webhook per kind, at the version it registers).
@@ -83,7 +84,7 @@ def with_candidate(existing: list, candidate: dict) -> list:
 
 
 def decide(request: dict, lister: Lister, *, namespace: str, any_namespace: bool = False,
-           bgp_type: str = "native") -> Decision:
+           bgp_type: str = DEFAULT_BGP_TYPE) -> Decision:
     """The decision for one AdmissionReview ``request``.
 
     ``namespace`` is the configuration namespace: objects must be created there (MetalLB's check). With
@@ -151,7 +152,7 @@ def review_response(review: dict, decision: Decision) -> dict:
 
 
 def handle_review(path: str, review: dict, lister: Lister, *, namespace: str, any_namespace: bool = False,
-                  bgp_type: str = "native") -> dict:
+                  bgp_type: str = DEFAULT_BGP_TYPE) -> dict:
     """Route one AdmissionReview posted to ``path`` (unknown paths and kinds are refused)."""
     request = review.get("request") if isinstance(review, dict) else None
     if not isinstance(request, dict):

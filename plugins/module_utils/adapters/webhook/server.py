@@ -19,6 +19,7 @@ import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from ...engine.config.modes import DEFAULT_BGP_TYPE
 from .admission import PATHS, ListError, handle_review
 from .cert_rotator import CertificateError, CertRotator
 from .conversion import conversion_response
@@ -148,7 +149,7 @@ class WebhookServer:
     ``check_seconds`` (renewal, another replica's renewal, a CA bundle lost by a re-applied manifest)."""
 
     def __init__(self, api_client, rotator: CertRotator, *, bind: str, port: int, namespace: str,
-                 any_namespace: bool = False, bgp_type: str = "native", check_seconds: float = 60.0) -> None:
+                 any_namespace: bool = False, bgp_type: str = DEFAULT_BGP_TYPE, check_seconds: float = 60.0) -> None:
         self.rotator = rotator
         self.lister = ApiLister(api_client)
         self.options = {"namespace": namespace, "any_namespace": any_namespace, "bgp_type": bgp_type}

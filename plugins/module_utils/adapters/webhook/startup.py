@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import threading
 
 ENABLED, DISABLED, ONLY = "enabled", "disabled", "onlywebhook"
@@ -36,9 +35,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--webhook-any-namespace", action="store_true",
                        help="judge metallb.io objects of any namespace with the objects of their own namespace "
                             "instead of refusing those outside --namespace (test clusters only)")
-    group.add_argument("--bgp-type", default=os.environ.get("METALLB_BGP_TYPE", "native"),
-                       help="BGP implementation whose rules the webhooks apply: native, frr, frr-k8s "
-                            "(default: METALLB_BGP_TYPE or native)")
 
 
 def wanted(args: argparse.Namespace) -> bool:

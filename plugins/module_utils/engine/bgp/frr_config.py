@@ -2,23 +2,30 @@
 # Copyright: metal.lb contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # ruff: noqa: UP009 - the Ansible header above is required in plugins/
-"""A node's BGP decisions as FRR configuration, in the shape MetalLB's FRR mode renders.
+"""A node's BGP decisions as FRR configuration, close to the shape MetalLB's FRR mode renders.
 
-One ``router bgp <myASN> [vrf V]`` per VRF with the ``network`` statements of every prefix its
-sessions carry; per neighbor its session lines, an inbound route-map that accepts nothing, and an
-outbound route-map whose entries set communities, large communities and LOCAL_PREF through
-prefix-lists and end by permitting the neighbor's allowed prefixes; BFD profiles under ``bfd``.
+One ``router bgp <myASN> [vrf V]`` per VRF; per neighbor its session lines, an inbound route-map
+that accepts nothing and an outbound route-map; BFD profiles under ``bfd``.
 
-Unlike MetalLB's template the model is built to be changed in place (``frr_diff``): prefix-list
-entries carry no sequence number (FRR numbers them), and a route-map entry keeps the sequence number
-it had in ``previous`` so that adding a community or a prefix never renumbers the others. The text
-holds BGP passwords: ``redact`` it before logging.
+Prefixes are grouped in classes: prefixes that go to the same neighbors with the same communities,
+large communities and LOCAL_PREF share one class (a burst of Services usually lands in one).
+Each prefix is one ``network PREFIX route-map class-K`` line, the route-map tagging the route with
+K; each neighbor's outbound route-map has one entry per class it receives (``match tag K``, then
+the class's attributes for that neighbor) and denies the rest. MetalLB's FRR mode lists every
+prefix in per-neighbor, per-community prefix-lists; FRR re-walks its tables on each prefix-list
+change, so adding N prefixes that way costs O(N²) and every daemon's time. Here adding or removing
+a prefix of an existing class is one ``network`` line, whatever the number of prefixes, and an
+attribute change moves the prefix to another class: its ``network`` line is re-stated and bgpd
+re-sends it (no ``clear``, no session reset).
+
+The model is built to be changed in place (``frr_diff``): a class keeps the number it had in
+``previous`` while its neighbors and attributes stay the same. The text holds BGP passwords:
+``redact`` it before logging.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from ..addresses import parse_ip
@@ -26,17 +33,18 @@ from ..model import BFDProfile
 from .node_state import NodeBGP, Route
 from .sessions import DUAL, EXTERNAL, IPV4, IPV6, MASK, Session
 
-ALLOWED_V4_SEQ = 65534  # the last entries of an outbound route-map: permit what the neighbor may receive
-ALLOWED_V6_SEQ = 65535
 IN_SEQ = 20
+CLASS_PREFIX = "class-"
+CLASS_MAP = CLASS_PREFIX + "%d"  # the route-map of a class's network lines: sets the tag its neighbors' entries match
+MAX_CLASS = 65535  # a class number is also a route-map sequence number
 ROUTER_HEADER = ("no bgp ebgp-requires-policy", "no bgp network import-check", "no bgp default ipv4-unicast",
                  "bgp graceful-restart preserve-fw-state")
 # bfdd's defaults (MetalLB documents the same): what an unset BFDProfile field means
 BFD_DEFAULTS = {"receive-interval": 300, "transmit-interval": 300, "detect-multiplier": 3,
                 "echo receive-interval": 50, "echo transmit-interval": 50}
-# bgpd takes a changed route-map (or a prefix-list it matches) into use 5 s after the change by default:
-# a new prefix would wait that long behind its prefix-list entry. 0: at once, for every route sent from
-# then on; routes already sent are re-sent only on request (frr_diff.soft_out_commands).
+# bgpd takes a changed route-map into use 5 s after the change by default, and then re-evaluates every
+# route: a new class's first prefix would wait that long. 0: at once, for the routes sent from then on,
+# without walking the tables (a class's entries never change while routes use it: see the module text).
 GLOBAL_HEADER = ("ip nht resolve-via-default", "ipv6 nht resolve-via-default", "bgp route-map delay-timer 0")
 _PASSWORD = re.compile(r"(\bpassword ).*$", re.MULTILINE)
 
@@ -62,7 +70,7 @@ class Router:
     vrf: str
     header: tuple[str, ...]
     neighbors: tuple[Neighbor, ...]
-    networks: tuple[tuple[str, tuple[str, ...]], ...]  # (ipv4|ipv6, prefixes)
+    networks: tuple[tuple[str, tuple[tuple[str, str], ...]], ...]  # (ipv4|ipv6, ((prefix, route-map), ...))
 
     @property
     def command(self) -> str:
@@ -71,7 +79,8 @@ class Router:
 
 @dataclass(frozen=True)
 class FrrConfig:
-    """The model. Prefix lists: ((ip|ipv6, name), prefixes); route maps: ((name, action, seq), lines)."""
+    """The model. Route maps: ((name, action, seq), lines). Prefix lists: ((ip|ipv6, name), prefixes),
+    never rendered: read back from an FRR configured by an earlier renderer, so the differ removes them."""
 
     prefix_lists: tuple[tuple[tuple[str, str], tuple[str, ...]], ...] = ()
     route_maps: tuple[tuple[tuple[str, str, int], tuple[str, ...]], ...] = ()
@@ -147,21 +156,18 @@ def bfd_lines(profile: BFDProfile) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _policies(ident: str, routes: Iterable[Route]) -> dict[tuple[str, str], tuple[set, str]]:
-    """(ip|ipv6, prefix-list name) -> (prefixes, set statement) for LOCAL_PREF and each community."""
-    out: dict[tuple[str, str], tuple[set, str]] = {}
-    for r in routes:
-        word = "ip" if r.family == 4 else "ipv6"
-        if r.local_pref:
-            key = (word, "%s-%d-%s-localpref-prefixes" % (ident, r.local_pref, word))
-            out.setdefault(key, (set(), "set local-preference %d" % r.local_pref))[0].add(r.prefix)
-        for c in r.communities:
-            text = str(c)
-            key = (word, "%s-%s-%s-community-prefixes" % (ident, text, word))
-            statement = ("set large-community %s additive" % text[len("large:"):] if c.large
-                         else "set community %s additive" % text)
-            out.setdefault(key, (set(), statement))[0].add(r.prefix)
-    return out
+def _attribute_lines(r: Route) -> tuple[str, ...]:
+    """The set clauses of one route as one neighbor receives it (the route leaves bgpd without any)."""
+    out = []
+    if r.local_pref:
+        out.append("set local-preference %d" % r.local_pref)
+    standard = [str(c) for c in r.communities if not c.large]
+    large = [str(c)[len("large:"):] for c in r.communities if c.large]
+    if standard:
+        out.append("set community %s additive" % " ".join(standard))
+    if large:
+        out.append("set large-community %s additive" % " ".join(large))
+    return tuple(out)
 
 
 def _prefix_order(prefix: str) -> tuple:
@@ -171,52 +177,99 @@ def _prefix_order(prefix: str) -> tuple:
     return (parsed[0], parsed[1], int(length or 0))
 
 
+Signature = tuple  # ((outbound route-map name, set clauses), ...) sorted: what a class sends to whom
+
+
+def _old_classes(previous: FrrConfig) -> dict[int, tuple[Signature, set[str]]]:
+    """The classes of ``previous``: number → (signature, prefixes), read from its outbound route-map
+    entries and network lines."""
+    entries: dict[int, list] = {}
+    for (name, action, seq), lines in previous.route_maps:
+        if action == "permit" and lines and lines[0] == "match tag %d" % seq:
+            entries.setdefault(seq, []).append((name, lines[1:]))
+    prefixes: dict[int, set[str]] = {}
+    for router in previous.routers:
+        for _family, nets in router.networks:
+            for prefix, rmap in nets:
+                number = rmap[len(CLASS_PREFIX):]
+                if rmap.startswith(CLASS_PREFIX) and number.isdigit():
+                    prefixes.setdefault(int(number), set()).add(prefix)
+    return {n: (tuple(sorted(sig)), prefixes.get(n, set())) for n, sig in entries.items()}
+
+
+def _classes(state: NodeBGP, previous: FrrConfig | None) -> tuple[dict[str, int], dict[int, Signature]]:
+    """(prefix → class number, class number → signature).
+
+    A class takes over the number of a class of ``previous`` when every neighbor that exists in both
+    receives the same from both (only neighbors created or removed differ): bgpd applies a changed
+    route-map entry to the routes it sends from then on, never to those it sent, so an entry of a
+    neighbor that keeps running never changes. Among such, the one sharing the most prefixes wins:
+    those keep their ``network`` line. Any other class takes a number ``previous`` did not use."""
+    signatures: dict[str, list] = {}
+    for peer in state.peers:
+        out_map = session_ident(peer.session) + "-out"
+        for r in peer.routes:
+            signatures.setdefault(r.prefix, []).append((out_map, _attribute_lines(r)))
+    members: dict[Signature, set[str]] = {}
+    for prefix, entries in signatures.items():
+        members.setdefault(tuple(sorted(entries)), set()).add(prefix)
+    first = {sig: min(_prefix_order(p) for p in prefixes) for sig, prefixes in members.items()}
+    numbers: dict[Signature, int] = {}
+    taken: set[int] = set()
+    if previous is not None:
+        old = _old_classes(previous)
+        kept = {n.ident + "-out" for r in previous.routers for n in r.neighbors} & {
+            session_ident(p.session) + "-out" for p in state.peers}
+
+        def on_kept(sig: Signature) -> Signature:
+            return tuple(entry for entry in sig if entry[0] in kept)
+
+        pairs = sorted((-len(prefixes & old[n][1]), n, first[sig], sig) for sig, prefixes in members.items()
+                       for n in old if on_kept(old[n][0]) == on_kept(sig))
+        for _overlap, n, _first, sig in pairs:
+            if sig not in numbers and n not in taken:
+                numbers[sig] = n
+                taken.add(n)
+        taken |= set(old) | {int(name[len(CLASS_PREFIX):]) for (name, _a, _n), _l in previous.route_maps
+                             if name.startswith(CLASS_PREFIX) and name[len(CLASS_PREFIX):].isdigit()}
+    free = (n for n in range(1, MAX_CLASS + 1) if n not in taken)
+    for sig in sorted(members, key=lambda sig: first[sig]):  # the same state renders the same numbers
+        if sig not in numbers:
+            numbers[sig] = next(free, 0)
+    by_prefix = {p: numbers[sig] for sig, prefixes in members.items() for p in prefixes if numbers[sig]}
+    return by_prefix, {n: sig for sig, n in numbers.items() if n}
+
+
 def render_model(state: NodeBGP, previous: FrrConfig | None = None) -> FrrConfig:
-    """The FRR configuration of ``state``. Route-map entries present in ``previous`` keep their sequence
-    numbers (new ones take the lowest free number), so a change renders as a change, not a renumbering."""
-    old_seq = {}
-    for (name, _action, seq), lines in (previous.route_maps if previous is not None else ()):
-        if lines and lines[0].startswith("match "):
-            old_seq[(name, lines[0])] = seq
-    prefix_lists: dict[tuple[str, str], tuple[str, ...]] = {}
+    """The FRR configuration of ``state``. Classes present in ``previous`` keep their numbers, so a change
+    renders as a change, not a renumbering."""
+    class_of, signatures = _classes(state, previous)
     route_maps: dict[tuple[str, str, int], tuple[str, ...]] = {}
+    for number, sig in signatures.items():
+        route_maps[(CLASS_MAP % number, "permit", 1)] = ("set tag %d" % number,)
+        for out_map, sets in sig:
+            route_maps[(out_map, "permit", number)] = ("match tag %d" % number, *sets)
     routers: dict[str, dict] = {}
     for peer in state.peers:
         s = peer.session
         ident = session_ident(s)
         route_maps[(ident + "-in", "deny", IN_SEQ)] = ()
-        out_map = ident + "-out"
-        entries = []
-        for (word, name), (prefixes, statement) in sorted(_policies(ident, peer.routes).items()):
-            prefix_lists[(word, name)] = tuple(sorted(prefixes, key=_prefix_order))
-            entries.append(("match %s address prefix-list %s" % (word, name), statement))
-        used = {old_seq[(out_map, m)] for m, _st in entries if (out_map, m) in old_seq}
-        free = (n for n in range(1, ALLOWED_V4_SEQ) if n not in used)
-        for match, statement in entries:
-            seq = old_seq.get((out_map, match)) or next(free)
-            route_maps[(out_map, "permit", seq)] = (match, statement, "on-match next")
-        for word, family, seq in (("ip", 4, ALLOWED_V4_SEQ), ("ipv6", 6, ALLOWED_V6_SEQ)):
-            name = "%s-allowed-%s" % (ident, "ipv4" if family == 4 else "ipv6")
-            allowed = [r.prefix for r in peer.routes if r.family == family]
-            if allowed:
-                prefix_lists[(word, name)] = tuple(sorted(allowed, key=_prefix_order))
-            route_maps[(out_map, "permit", seq)] = ("match %s address prefix-list %s" % (word, name),)
         router = routers.setdefault(s.vrf, {"asn": s.my_asn, "router_id": s.router_id, "neighbors": [],
-                                            "networks": {IPV4: set(), IPV6: set()}})
+                                            "networks": {IPV4: {}, IPV6: {}}})
         families = (IPV4, IPV6) if s.family == DUAL else (s.family,)
         router["neighbors"].append(Neighbor(s.peer, neighbor_lines(s), families, ident))
         router["router_id"] = router["router_id"] or s.router_id
         for r in peer.routes:
-            router["networks"][IPV4 if r.family == 4 else IPV6].add(r.prefix)
+            if r.prefix in class_of:
+                router["networks"][IPV4 if r.family == 4 else IPV6][r.prefix] = CLASS_MAP % class_of[r.prefix]
     built = []
     for vrf in sorted(routers):
         r = routers[vrf]
         header = ROUTER_HEADER + (("bgp router-id %s" % r["router_id"],) if r["router_id"] else ())
-        networks = tuple((fam, tuple(sorted(r["networks"][fam], key=_prefix_order)))
+        networks = tuple((fam, tuple(sorted(r["networks"][fam].items(), key=lambda item: _prefix_order(item[0]))))
                          for fam in (IPV4, IPV6) if r["networks"][fam])
         built.append(Router(r["asn"], vrf, header, tuple(sorted(r["neighbors"], key=lambda n: n.peer)), networks))
-    return FrrConfig(prefix_lists=tuple(sorted(prefix_lists.items())), route_maps=tuple(sorted(route_maps.items())),
-                     routers=tuple(built),
+    return FrrConfig(route_maps=tuple(sorted(route_maps.items())), routers=tuple(built),
                      bfd_profiles=tuple((p.name, bfd_lines(p))
                                         for p in sorted(state.bfd_profiles, key=lambda p: p.name)))
 
@@ -242,7 +295,7 @@ def render_text(cfg: FrrConfig) -> str:
             out.extend(" " + line for _key, line in n.lines)
         for family in (IPV4, IPV6):
             block = [line for n in router.neighbors if family in n.families for line in af_lines(n)]
-            block += ["network %s" % p for fam, prefixes in router.networks if fam == family for p in prefixes]
+            block += [network_line(p, rmap) for fam, nets in router.networks if fam == family for p, rmap in nets]
             if block:
                 out.append(" " + address_family(family))
                 out.extend("  " + line for line in block)
@@ -261,3 +314,7 @@ def render_text(cfg: FrrConfig) -> str:
 def af_lines(n: Neighbor) -> tuple[str, ...]:
     return ("neighbor %s activate" % n.peer, "neighbor %s route-map %s-in in" % (n.peer, n.ident),
             "neighbor %s route-map %s-out out" % (n.peer, n.ident))
+
+
+def network_line(prefix: str, route_map: str) -> str:
+    return "network %s route-map %s" % (prefix, route_map) if route_map else "network %s" % prefix

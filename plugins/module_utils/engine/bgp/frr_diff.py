@@ -4,18 +4,20 @@
 # ruff: noqa: UP009 - the Ansible header above is required in plugins/
 """Two FRR configurations → the few vtysh commands that turn the first into the second.
 
-Never a reload: a new or removed prefix touches only ``network`` statements and prefix-lists (no
-session sees anything but an UPDATE); a changed peer touches only that neighbor's lines. The order
-makes every intermediate state safe: policies (prefix-lists, route-map entries, BFD profiles) are
-in place before a ``network`` statement can send a prefix, and are removed only after the
-statements and neighbors that use them. The commands hold passwords: log them through
-``frr_config.redact``.
+Never a reload: a new or removed prefix touches only its ``network`` line (and, for a class of
+prefixes that is new, that class's route-map entries), so no session sees anything but an UPDATE;
+a changed peer touches only that neighbor's lines. The order makes every intermediate state safe:
+policies (route-map entries, BFD profiles) are in place before a ``network`` line can send a
+prefix, and are removed only after the lines and neighbors that use them. A new neighbor is
+created shut down and started only once its address families and route-maps are set: bgpd opens a
+session as soon as a neighbor exists, and a session opened before its ``activate`` would carry no
+routes (the capability is negotiated in the OPEN) and be reset when the family is activated. The
+commands hold passwords: log them through ``frr_config.redact``.
 """
 
 from __future__ import annotations
 
-from .frr_config import BFD_DEFAULTS, FrrConfig, Neighbor, Router, address_family, af_lines
-from .node_state import NodeBGP
+from .frr_config import BFD_DEFAULTS, FrrConfig, Neighbor, Router, address_family, af_lines, network_line
 from .sessions import IPV4, IPV6
 
 CONFIGURE = "configure terminal"
@@ -53,12 +55,13 @@ def _af_block(router_old: Router | None, router: Router, family: str) -> list[st
             lines += af_lines(n)
         elif had and family not in n.families:
             lines += ["no " + line for line in reversed(af_lines(n))]
-    old_nets = [p for fam, ps in (router_old.networks if router_old is not None else ()) if fam == family
-                for p in ps]
-    new_nets = [p for fam, ps in router.networks if fam == family for p in ps]
-    kept_nets, wanted = set(old_nets), set(new_nets)
+    old_nets = {p: rmap for fam, nets in (router_old.networks if router_old is not None else ()) if fam == family
+                for p, rmap in nets}
+    new_nets = [(p, rmap) for fam, nets in router.networks if fam == family for p, rmap in nets]
+    wanted = {p for p, _rmap in new_nets}
     lines += ["no network %s" % p for p in old_nets if p not in wanted]
-    lines += ["network %s" % p for p in new_nets if p not in kept_nets]
+    # a prefix whose class changed is re-stated: bgpd re-originates it through the new route-map
+    lines += [network_line(p, rmap) for p, rmap in new_nets if old_nets.get(p) != rmap]
     if not lines:
         return []
     return [" " + address_family(family), *("  " + line for line in lines), " exit-address-family"]
@@ -87,13 +90,19 @@ def _router_commands(old: Router | None, new: Router) -> list[str]:
             body.append(" no neighbor %s" % peer)
         else:
             kept[peer] = n
+    created = []
     for n in new.neighbors:
         before = kept.get(n.peer)
-        lines = [line for _key, line in n.lines] if before is None else _neighbor_changes(before, n)
+        if before is None:
+            created.append(n.peer)
+            lines = [n.lines[0][1], "neighbor %s shutdown" % n.peer, *(line for _key, line in n.lines[1:])]
+        else:
+            lines = _neighbor_changes(before, n)
         body += [" " + line for line in lines]
     trimmed = Router(old.asn, old.vrf, old.header, tuple(kept.values()), old.networks) if old is not None else None
     for family in (IPV4, IPV6):
         body += _af_block(trimmed, new, family)
+    body += [" no neighbor %s shutdown" % peer for peer in created]  # configured whole: may connect now
     if not body:
         return []
     return [new.command, *body, "exit"]
@@ -162,22 +171,3 @@ def diff(old: FrrConfig | None, new: FrrConfig) -> list[str]:
     if not cmds:
         return []
     return [CONFIGURE, *cmds, END]
-
-
-def soft_out_commands(old: NodeBGP, new: NodeBGP) -> list[str]:
-    """``clear bgp ... soft out`` for each session that keeps a prefix whose attributes (communities,
-    LOCAL_PREF) changed: bgpd applies a changed route-map or prefix-list to routes it sends from then
-    on, but re-sends the routes it already sent only when told (``route-map delay-timer 0``); a
-    soft clear re-sends without resetting the session. New and withdrawn prefixes need nothing:
-    their ``network`` statement is the UPDATE."""
-    before = {(p.session.vrf, p.session.peer): {r.prefix: r for r in p.routes} for p in old.peers}
-    out = []
-    for p in new.peers:
-        routes = before.get((p.session.vrf, p.session.peer))
-        if routes is None:
-            continue
-        families = sorted({r.family for r in p.routes if r.prefix in routes and routes[r.prefix] != r})
-        vrf = " vrf %s" % p.session.vrf if p.session.vrf else ""
-        out += ["clear bgp%s %s unicast %s soft out" % (vrf, "ipv4" if f == 4 else "ipv6", p.session.peer)
-                for f in families]
-    return out

@@ -27,7 +27,9 @@ WELL_KNOWN = {"graceful-shutdown": "65535:0", "accept-own": "65535:1", "llgr-sta
               "no-peer": "65535:65284"}
 _SKIP_PREFIX = ("frr version", "frr defaults", "hostname ", "log ", "no ip forwarding", "no ipv6 forwarding",
                 "service integrated-vtysh-config", "Building configuration", "Current configuration")
-_RM_ORDER = ("match ", "set ", "on-match ")
+# the renderer's order of route-map lines (frr_config._attribute_lines): FRR prints set clauses its own way
+_RM_ORDER = ("match ", "set local-preference ", "set community ", "set large-community ", "set tag ", "set ",
+             "on-match ")
 BFD_ORDER = ("receive-interval", "transmit-interval", "detect-multiplier", "echo-mode", "echo receive-interval",
              "echo transmit-interval", "passive-mode", "minimum-ttl")  # frr_config.bfd_lines
 
@@ -49,11 +51,25 @@ def _neighbor_line(peer: str, rest: str) -> str:
     return "neighbor %s %s" % (peer, rest)
 
 
+def _numbers(text: str) -> tuple:
+    return tuple(int(part) if part.isdigit() else 0 for part in text.split(":"))
+
+
 def _route_map_line(line: str) -> str:
+    """Communities as numbers in the renderer's order (FRR names well-known ones, orders them its way)."""
     words = line.split()
-    if words[:2] == ["set", "community"]:
-        return " ".join(words[:2] + [WELL_KNOWN.get(w, w) for w in words[2:]])
+    if words[:2] in (["set", "community"], ["set", "large-community"]):
+        values = [WELL_KNOWN.get(w, w) for w in words[2:] if w != "additive"]
+        if all(v.replace(":", "").isdigit() for v in values):
+            # MetalLB's order (engine config): a:b sorts as the large community (a<<16|b):0:0, before large ones
+            values.sort(key=lambda v: (_numbers(v)[0] << 16 | _numbers(v)[1], 0, 0) if len(_numbers(v)) == 2
+                        else _numbers(v))
+        return " ".join(words[:2] + values + (["additive"] if "additive" in words[2:] else []))
     return line
+
+
+def _rm_order(line: str) -> int:
+    return next((i for i, p in enumerate(_RM_ORDER) if line.startswith(p)), len(_RM_ORDER))
 
 
 def _blocks(text: str) -> list[tuple[str, list[str]]]:
@@ -81,7 +97,7 @@ def _router(command: str, body: list[str]) -> Router:
     lines: dict[str, dict[str, str]] = {}
     families: dict[str, list[str]] = {}
     idents: dict[str, str] = {}
-    networks: dict[str, list[str]] = {IPV4: [], IPV6: []}
+    networks: dict[str, list[tuple[str, str]]] = {IPV4: [], IPV6: []}
     family = ""
     for raw in body:
         text = raw.strip()
@@ -94,7 +110,8 @@ def _router(command: str, body: list[str]) -> Router:
         words = text.split()
         if family:
             if family in networks and words[0] == "network":
-                networks[family].append(words[1])
+                rmap = words[3] if len(words) >= 4 and words[2] == "route-map" else ""
+                networks[family].append((words[1], rmap))
             elif words[0] == "neighbor" and len(words) >= 3:
                 peer = words[1]
                 if words[2] == "activate":
@@ -161,8 +178,7 @@ def parse_running_config(text: str) -> FrrConfig:
             if len(words) == 5 and words[3] == "permit":
                 prefix_lists.setdefault((words[0], words[2]), []).append(words[4])
         elif words[0] == "route-map" and len(words) == 4:
-            lines = sorted((_route_map_line(b.strip()) for b in body if b.strip() != "exit"),
-                           key=lambda ln: next((i for i, p in enumerate(_RM_ORDER) if ln.startswith(p)), 3))
+            lines = sorted((_route_map_line(b.strip()) for b in body if b.strip() != "exit"), key=_rm_order)
             route_maps[(words[1], words[2], int(words[3]))] = tuple(lines)
         elif words[:2] == ["router", "bgp"] and len(words) >= 3:
             routers.append(_router(command, body))

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from ..model import Config
+from .modes import DEFAULT_BGP_TYPE
 from .parse import parse_config
 from .sources import ALLOCATION_KINDS
 
@@ -34,8 +35,8 @@ class AllocationConfig:
     all_errors: list[str] = field(default_factory=list)  # every error, in the parser's order
 
 
-def allocation_config(objects: Iterable[Mapping], *, namespace: str = "metallb-system", bgp_type: str = "native",
-                      service_cidrs: Sequence[str] = (), gateways: Sequence[str] = (),
+def allocation_config(objects: Iterable[Mapping], *, namespace: str = "metallb-system",
+                      bgp_type: str = DEFAULT_BGP_TYPE, service_cidrs: Sequence[str] = (), gateways: Sequence[str] = (),
                       allow_node_ip_pools: bool = False, secrets_read: bool = True) -> AllocationConfig:
     """Parse ``objects`` twice: the pools to allocate from, and everything to report.
 

@@ -11,6 +11,14 @@ from ..selectors import selector_matches
 from .errors import ConfigError
 from ..model import BFDProfile, BGPAdvertisement, Peer, Pool
 
+# The speaker speaks BGP as MetalLB's FRR mode does, so everything that validates BGP objects (the
+# controller, its webhooks, the planner, the modules) applies FRR mode's rules unless told otherwise;
+# "native" is kept for checking a configuration meant for MetalLB's native mode. MetalLB runs no
+# mode validation for any other value.
+DEFAULT_BGP_TYPE = "frr"
+FRR_BGP_TYPES = ("frr", "frr-k8s")
+BGP_TYPES = ("native",) + FRR_BGP_TYPES
+
 # (model attribute, CR field, MetalLB's wording in "peer %s has <wording> set on native bgp mode")
 _FRR_ONLY = (("bfd_profile", "bfdProfile", "bfd-profile"), ("keepalive_time", "keepaliveTime", "keepalive-time"),
              ("vrf", "vrf", "vrf"), ("connect_time", "connectTime", "connect time"),

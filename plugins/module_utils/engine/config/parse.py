@@ -22,7 +22,7 @@ from .errors import ConfigError, TransientError
 from .legacy import LegacyConfigError, convert_configmap
 from ..addresses import parse_entry
 from ..model import Config, Pool, Segment
-from .modes import frr_errors, native_errors
+from .modes import DEFAULT_BGP_TYPE, FRR_BGP_TYPES, frr_errors, native_errors
 from .network_checks import pool_clashes
 from .object_meta import meta_problem, object_name, type_name
 from .peers import bfd_from_cr, peer_from_cr
@@ -212,7 +212,7 @@ def _unresolved_pools(kinds: dict[str, list[dict]], pools: Mapping[str, Pool]) -
     return found
 
 
-def parse_config(objects: Iterable[Mapping], *, namespace: str = "metallb-system", bgp_type: str = "native",
+def parse_config(objects: Iterable[Mapping], *, namespace: str = "metallb-system", bgp_type: str = DEFAULT_BGP_TYPE,
                  service_cidrs: Sequence[str] = (), gateways: Sequence[str] = (),
                  allow_node_ip_pools: bool = False, kinds: Collection[str] = CONFIG_KINDS,
                  secrets_read: bool = True) -> ParseResult:
@@ -347,7 +347,7 @@ def _parse_config(objects: Iterable[Mapping], namespace: str, bgp_type: str, ser
     errors.extend(_bfd_echo_on_ipv6(pools, tuple(bgp_ads), tuple(peers), bfd))
     if bgp_type == "native":
         errors.extend(native_errors(tuple(peers), bfd, pools, tuple(bgp_ads), explicit_keepalive))
-    elif bgp_type in ("frr", "frr-k8s"):
+    elif bgp_type in FRR_BGP_TYPES:
         errors.extend(frr_errors(tuple(peers), nodes))
     if errors:
         return ParseResult(None, errors, warnings, unresolved, config_objects=count)

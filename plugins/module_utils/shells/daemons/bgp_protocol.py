@@ -38,10 +38,11 @@ from ...adapters.kube.informer import Informer
 from ...adapters.kube.l2_status import object_node, object_service
 from ...adapters.kube.speaker_views import trim_l2_status
 from ...engine.bgp.frr_config import FrrConfig, redact, render_model
-from ...engine.bgp.frr_diff import diff, soft_out_commands
+from ...engine.bgp.frr_diff import diff
 from ...engine.bgp.frr_readback import parse_running_config
 from ...engine.bgp.node_state import NodeBGP, PeerRoutes, graceful_shutdown
 from ...engine.bgp.service_decisions import ServiceBGP, desired
+from ...engine.bgp.session_events import Observed, session_events
 from ...engine.go_quote import go_quote
 from ...engine.model import Config
 from ...engine.vocabulary import GROUP
@@ -345,7 +346,6 @@ class BGP:
             self._retry_later()
             return
         LOG.debug("BGP: %d command(s) applied in %.0f ms", len(commands), (time.monotonic() - started) * 1000)
-        self._resend(soft_out_commands(self._applied_state, state))
         if not errors:
             self._applied, self._applied_state = target, state
             self._failed_target = None
@@ -360,17 +360,6 @@ class BGP:
         self._applied_state = state
         self._failed_target = target
         self._report_errors(errors, state, commands)
-
-    def _resend(self, commands: list[str]) -> None:
-        """Routes already sent whose attributes changed go out again (soft, no session reset)."""
-        if not commands:
-            return
-        try:
-            problems = self.vtysh.execute(commands)
-        except VtyshError as exc:
-            problems = [str(exc)]
-        if problems:
-            LOG.warning("BGP: changed attributes not re-sent (%s): %s", ", ".join(commands), "; ".join(problems))
 
     def _retry_later(self, delay: float = 1.0) -> None:
         now = time.monotonic()
@@ -447,9 +436,20 @@ class BGP:
                 LOG.debug("BGP: sessions not read: %s", exc)
                 return
         before = {k: (s.state, s.bfd) for k, s in self._sessions.items()}
-        self._sessions = sessions
+        previous, self._sessions = self._sessions, sessions
         if {k: (s.state, s.bfd) for k, s in sessions.items()} != before:
+            self._record_session_events(previous, sessions)
             self._resync()
+
+    def _record_session_events(self, before: Mapping[tuple[str, str], SessionState],
+                               after: Mapping[tuple[str, str], SessionState]) -> None:
+        names = {(p.session.vrf, p.session.peer): p.session.name for p in self._applied_state.peers}
+        for event in session_events(self.node, names, {k: Observed(s.up, s.bfd) for k, s in before.items()},
+                                    {k: Observed(s.up, s.bfd) for k, s in after.items()}):
+            log = LOG.info if event.type == "Normal" else LOG.warning
+            log("BGP: %s (BGPPeer %s)", event.message, event.peer_name)
+            self._event(_object_ref("BGPPeer", event.peer_name, self.namespace), event.type, event.reason,
+                        event.message)
 
     def sessions(self) -> dict[tuple[str, str], SessionState]:
         return dict(self._sessions)

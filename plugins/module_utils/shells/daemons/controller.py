@@ -19,6 +19,7 @@ import threading
 from ...engine.addresses import pool_capacity
 from ...engine.allocator.allocator import Allocator
 from ...engine.config.allocation import allocation_config
+from ...engine.config.modes import DEFAULT_BGP_TYPE
 from ...engine.config.sources import CONTROLLER
 from ...adapters.kube.config_reads import config_informers
 from ...adapters.kube.informer import Informer, start_and_sync
@@ -44,8 +45,9 @@ class Controller:
     def __init__(self, api_client, *, namespace: str = "metallb-system", lb_class: str = "",
                  identity: str = "", lease_name: str = "metallb-controller", lease_duration: float = 15.0,
                  renew_deadline: float = 10.0, retry_period: float = 2.0,
-                 metrics: ControllerMetrics | None = None) -> None:
+                 metrics: ControllerMetrics | None = None, bgp_type: str = DEFAULT_BGP_TYPE) -> None:
         self.namespace = namespace
+        self.bgp_type = bgp_type
         self.lb_class = lb_class
         self.identity = identity or "%s_%d" % (socket.gethostname(), os.getpid())
         self.metrics = metrics or ControllerMetrics()
@@ -126,7 +128,8 @@ class Controller:
         """Parse the config objects; adopt the pools only if they are valid (problems in objects
         the controller does not allocate from are logged and never stop it). True if the pools
         changed."""
-        result = allocation_config(self._config_objects(), namespace=self.namespace, secrets_read=False)
+        result = allocation_config(self._config_objects(), namespace=self.namespace, bgp_type=self.bgp_type,
+                                   secrets_read=False)
         if result.reported != self._reported:
             for line in result.reported:
                 LOG.warning("configuration problem (not used for allocation; allocating goes on): %s", line)

@@ -28,6 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
+from ...engine.config.modes import DEFAULT_BGP_TYPE
 from ...engine.config.parse import parse_config
 from ...engine.bgp.sessions import secrets_by_name
 from ...engine.config.sources import SPEAKER
@@ -351,7 +352,7 @@ class Speaker:
         for informer in self._config_informers:
             objects.extend(informer.items())
         # this speaker's BGP is FRR's: the fields only MetalLB's native speaker rejects are valid here
-        result = parse_config(objects, namespace=self.namespace, bgp_type="frr")
+        result = parse_config(objects, namespace=self.namespace, bgp_type=DEFAULT_BGP_TYPE)
         errors = [str(e) for e in result.errors]
         if not errors:
             orphans = sorted(k for k, ips in self._announced().items() if pool_for(result.config, ips) is None)

@@ -214,16 +214,16 @@ def test_no_peers_reason_in_planner():
 
 
 def test_cli_bgp_type(tmp_path, capsys):
-    """FRR-only fields (``vrf``) are refused as native mode does, accepted with ``--bgp-type frr``."""
+    """FRR-only fields (``vrf``) are accepted by default (FRR mode), refused with ``--bgp-type native``."""
     from ansible_collections.metal.lb.plugins.module_utils.shells import cli
 
     objs = [pool(), bgpad(), peer(vrf="red"), node("node1"), service(), endpoints()]
     del objs[4]["status"]
     path = tmp_path / "objects.json"
     path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": objs}))
-    assert cli.main(["plan", "-f", str(path)]) == 1
+    assert cli.main(["plan", "-f", str(path), "--bgp-type", "native"]) == 1
     assert "vrf" in " ".join(json.loads(capsys.readouterr().out)["errors"])
-    assert cli.main(["plan", "-f", str(path), "--bgp-type", "frr"]) == 0
+    assert cli.main(["plan", "-f", str(path)]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["announcements"]["198.51.100.10"]["bgp"]["node1"]["peers"] == ["router"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from test_frr_render import SCENARIOS, state
+from ansible_collections.metal.lb.tests.unit.plugins.module_utils.bgp.test_frr_render import SCENARIOS, state
 
 from ansible_collections.metal.lb.plugins.module_utils.engine.bgp.frr_config import render_model
 from ansible_collections.metal.lb.plugins.module_utils.engine.bgp.frr_diff import diff
@@ -56,3 +56,25 @@ def test_lines_we_never_write_are_removed_by_the_next_diff():
     held = parse_running_config(text)
     model = render_model(state(SCENARIOS["single_ibgp"]))
     assert " no neighbor 198.51.100.9" in diff(held, model)
+
+
+def test_prefix_lists_of_an_earlier_rendering_go_after_the_routes_moved_to_classes():
+    """An FRR configured with per-prefix prefix-lists (the renderer before classes), adopted: every
+    network line is re-stated with its class route-map first, the prefix-lists are removed last."""
+    held = parse_running_config(running("single_ibgp_prefix_lists"))
+    assert held.prefix_lists
+    model = render_model(state(SCENARIOS["single_ibgp"]))
+    commands = diff(held, model)
+    restated = commands.index("  network 198.51.100.10/32 route-map class-1")
+    removed = [i for i, c in enumerate(commands) if c.startswith("no ip prefix-list ")]
+    assert len(removed) == 2 and min(removed) > restated
+    assert " neighbor 198.51.100.254" not in "\n".join(commands)  # the session is left alone
+
+
+def test_communities_read_back_in_the_renderers_order():
+    text = running("single_ibgp").replace(
+        " match tag 1\n", " match tag 1\n set large-community 64500:2:1 64500:1:1 additive\n"
+        " set community no-export 65000:100 additive\n", 1)
+    lines = next(entry for (name, _a, _s), entry in parse_running_config(text).route_maps if name.endswith("-out"))
+    assert lines == ("match tag 1", "set local-preference 100", "set community 65000:100 65535:65281 additive",
+                     "set large-community 64500:1:1 64500:2:1 additive")

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.metal.lb.plugins.module_utils.engine.bgp.frr_config import redact, render_model, render_text
-from ansible_collections.metal.lb.plugins.module_utils.engine.bgp.frr_diff import diff, soft_out_commands
+from ansible_collections.metal.lb.plugins.module_utils.engine.bgp.frr_diff import diff
 from ansible_collections.metal.lb.plugins.module_utils.engine.bgp.node_state import (
     NodeBGP, PeerRoutes, Route, graceful_shutdown)
 from ansible_collections.metal.lb.plugins.module_utils.engine.bgp.sessions import Session
@@ -83,47 +83,99 @@ def _two_peers(*services, password="pw", **ad):
             node("node1"), *services, *(endpoints(s["metadata"]["name"]) for s in services)]
 
 
-def test_adding_a_prefix_touches_no_neighbor():
+def test_adding_a_prefix_of_an_existing_class_is_one_network_line():
     old = render_model(state(_two_peers(service("web"))))
     new = render_model(state(_two_peers(service("web"), service("db", ips=("198.51.100.20",)))), old)
-    cmds = diff(old, new)
-    assert " neighbor" not in "\n".join(c for c in cmds if "prefix-list" not in c)
-    assert "  network 198.51.100.20/32" in cmds
-    assert not any(c.startswith(("route-map", "no ")) for c in cmds)
-    # policy before the network statement
-    assert max(i for i, c in enumerate(cmds) if "prefix-list" in c) < cmds.index("  network 198.51.100.20/32")
+    assert diff(old, new) == ["configure terminal", "router bgp 64500", " address-family ipv4 unicast",
+                              "  network 198.51.100.20/32 route-map class-1", " exit-address-family", "exit", "end"]
 
 
-def test_removing_a_prefix_withdraws_before_unfiltering():
+def test_removing_a_prefix_is_one_network_line():
     old = render_model(state(_two_peers(service("web"), service("db", ips=("198.51.100.20",)))))
     new = render_model(state(_two_peers(service("web"))), old)
-    cmds = diff(old, new)
-    assert cmds.index("  no network 198.51.100.20/32") < min(i for i, c in enumerate(cmds) if "prefix-list" in c)
-    assert not any("neighbor" in c for c in cmds)
+    assert diff(old, new) == ["configure terminal", "router bgp 64500", " address-family ipv4 unicast",
+                              "  no network 198.51.100.20/32", " exit-address-family", "exit", "end"]
 
 
-def test_changing_one_peer_touches_only_that_neighbor():
+def _services(count: int) -> list:
+    return [service("svc%d" % i, ips=("198.51.100.%d" % (10 + i),)) for i in range(count)]
+
+
+def test_policies_do_not_grow_with_the_prefixes():
+    """Prefixes with the same neighbors and attributes share one class: 40 Services render the route-maps
+    of one, and no prefix-list."""
+    one = render_model(state(_two_peers(*_services(1), communities=["65000:1", "large:64500:1:1"])))
+    many = render_model(state(_two_peers(*_services(40), communities=["65000:1", "large:64500:1:1"])))
+    assert many.route_maps == one.route_maps and not many.prefix_lists
+    assert len(dict(many.routers[0].networks)["ipv4"]) == 40
+
+
+def test_each_neighbor_gets_its_class_attributes_and_nothing_else():
+    objs = [pool(), bgpad("to-a", communities=["65000:1"], peers=["a"], localPref=200),
+            bgpad("to-b", communities=["65000:2"], peers=["b"]),
+            peer("a", peerASN=64500), peer("b", peerAddress="198.51.100.253"), node("node1"), service(), endpoints()]
+    text = render_text(render_model(state(objs)))
+    assert ("route-map 198.51.100.254-out permit 1\n match tag 1\n set local-preference 200\n"
+            " set community 65000:1 additive\nexit") in text
+    assert "route-map 198.51.100.253-out permit 1\n match tag 1\n set community 65000:2 additive\nexit" in text
+    assert "route-map class-1 permit 1\n set tag 1\nexit" in text
+    assert "  network 198.51.100.10/32 route-map class-1\n" in text
+
+
+def test_a_new_class_has_its_policies_before_its_network_line():
     old = render_model(state(_two_peers(service("web"))))
-    new = render_model(state(_two_peers(service("web"), password="other")), old)
+    objs = _two_peers(service("web"), service("db", ips=("198.51.100.20",), labels={"tier": "db"}))
+    objs.append(bgpad("db", communities=["65000:7"], serviceSelectors=[{"matchLabels": {"tier": "db"}}]))
+    cmds = diff(old, render_model(state(objs), old))
+    line = cmds.index("  network 198.51.100.20/32 route-map class-2")
+    assert cmds.index("route-map class-2 permit 1") < line
+    assert cmds.index("route-map 198.51.100.254-out permit 2") < line
+    assert not any(c.startswith("no ") or "neighbor" in c or "198.51.100.10/" in c for c in cmds)
+
+
+def test_an_attribute_change_restates_the_prefixes_and_keeps_other_classes():
+    """A prefix whose attributes change moves to another class: its network line is re-stated (bgpd
+    re-sends it: no clear, no reset), the classes of other prefixes keep their numbers, and the old
+    class goes after its last prefix left it."""
+    objs = _two_peers(service("web"), service("db", ips=("198.51.100.20",), labels={"tier": "db"}))
+    old = render_model(state(objs + [bgpad("db", communities=["65000:2"],
+                                           serviceSelectors=[{"matchLabels": {"tier": "db"}}])]))
+    new = render_model(state(objs + [bgpad("db", communities=["65000:1", "65000:2"],
+                                           serviceSelectors=[{"matchLabels": {"tier": "db"}}])]), old)
     cmds = diff(old, new)
-    assert cmds == ["configure terminal", "router bgp 64500", " neighbor 198.51.100.254 password other", "exit",
-                    "end"]
+    assert "  network 198.51.100.20/32 route-map class-3" in cmds
+    assert not any("198.51.100.10/" in c or "clear" in c or "neighbor" in c for c in cmds)
+    assert cmds.index("  network 198.51.100.20/32 route-map class-3") < cmds.index("no route-map class-2 permit 1")
+    assert dict(new.routers[0].networks)["ipv4"][0] == ("198.51.100.10/32", "class-1")
 
 
-def test_new_community_keeps_route_map_numbers():
-    old = render_model(state(_two_peers(service("web"), communities=["65000:2"])))
-    new = render_model(state(_two_peers(service("web"), communities=["65000:1", "65000:2"])), old)
-    assert not any(c.startswith("no route-map") for c in diff(old, new))
-    seqs = {(k[0], lines[0]): k[2] for k, lines in new.route_maps if lines}
-    assert all(seqs[(k[0], lines[0])] == k[2] for k, lines in old.route_maps if lines)
-
-
-def test_graceful_shutdown_is_a_community_change_only():
-    st_ = state(_two_peers(service("web")))
+def test_graceful_shutdown_restates_every_prefix_and_touches_no_neighbor():
+    st_ = state(_two_peers(service("web"), service("db", ips=("198.51.100.20",))))
     old = render_model(st_)
     cmds = diff(old, render_model(graceful_shutdown(st_), old))
     assert any("set community 65535:0 additive" in c for c in cmds)
-    assert not any("network" in c or c.startswith(" neighbor") or c.startswith("no ") for c in cmds)
+    assert [c for c in cmds if "network" in c] == ["  network 198.51.100.10/32 route-map class-2",
+                                                   "  network 198.51.100.20/32 route-map class-2"]
+    assert not any(c.startswith(" neighbor") or c.startswith("no ip") for c in cmds)
+
+
+def test_a_new_neighbor_starts_only_once_its_families_are_activated():
+    """bgpd opens a session as soon as a neighbor exists; one opened before ``activate`` would carry no
+    routes and be reset by the activation."""
+    objs = [o for o in _two_peers(service("web")) if o["metadata"]["name"] != "b"]
+    old = render_model(state(objs))
+    for cmds in (diff(None, old), diff(old, render_model(state(_two_peers(service("web"))), old))):
+        created = [c.split()[1] for c in cmds if c.startswith(" neighbor") and " remote-as " in c]
+        assert created
+        for peer_ in created:
+            shut = cmds.index(" neighbor %s shutdown" % peer_)
+            assert "remote-as" in cmds[shut - 1] and cmds[shut - 1].startswith(" neighbor %s " % peer_)
+            start = cmds.index(" no neighbor %s shutdown" % peer_)
+            assert start > cmds.index("  neighbor %s activate" % peer_)
+            assert start > cmds.index("  neighbor %s route-map %s-out out" % (peer_, peer_))
+    # a kept neighbor is never shut
+    changed = render_model(state(_two_peers(service("web"), password="other")), old)
+    assert not any("shutdown" in c for c in diff(render_model(state(_two_peers(service("web")))), changed))
 
 
 # ---------------------------------------------------------------- property: diff(old, new) applied to old == new
@@ -208,20 +260,3 @@ def test_redact_masks_to_the_end_of_the_line():
 def test_the_global_header_makes_policy_changes_take_effect_at_once():
     text = rendered("single_ibgp")
     assert "bgp route-map delay-timer 0\n" in text and " advertisement-interval 0\n" in text
-
-
-def test_soft_out_only_for_kept_prefixes_whose_attributes_changed():
-    v4 = Session("tor", 64500, 64500, address="198.51.100.254")
-    v6 = Session("six", 64500, 64501, address="2001:db8::1", family="ipv6", vrf="red")
-    gold = Community(False, (65000, 100))
-    old = NodeBGP("node1", (PeerRoutes(v4, (Route("198.51.100.10/32", 4, 100),)),
-                            PeerRoutes(v6, (Route("2001:db8:1::10/128", 6),))))
-    added = NodeBGP("node1", (PeerRoutes(v4, (Route("198.51.100.10/32", 4, 100), Route("198.51.100.11/32", 4, 100))),
-                              PeerRoutes(v6, ())))
-    assert soft_out_commands(old, added) == []  # a new or withdrawn prefix is its own UPDATE
-    changed = NodeBGP("node1", (PeerRoutes(v4, (Route("198.51.100.10/32", 4, 200),)),
-                                PeerRoutes(v6, (Route("2001:db8:1::10/128", 6, 0, (gold,)),))))
-    assert soft_out_commands(old, changed) == ["clear bgp ipv4 unicast 198.51.100.254 soft out",
-                                               "clear bgp vrf red ipv6 unicast 2001:db8::1 soft out"]
-    assert soft_out_commands(old, graceful_shutdown(old)) == ["clear bgp ipv4 unicast 198.51.100.254 soft out",
-                                                              "clear bgp vrf red ipv6 unicast 2001:db8::1 soft out"]

@@ -33,12 +33,21 @@ BFD = obj("BFDProfile", "fast", {"receiveInterval": 300})
 
 
 def test_peer_secret_and_bfd_profile_do_not_stop_the_pools():
-    result = allocation_config([pool(), peer(passwordSecret={"name": "pw"}), SECRET, BFD], namespace=NS)
+    result = allocation_config([pool(), peer(passwordSecret={"name": "pw"}), SECRET, BFD], namespace=NS,
+                               bgp_type="native")
     assert result.errors == []
     assert result.config is not None and set(result.config.pools) == {"a"}
     # native BGP rejects BFD profiles: reported, not blocking
     assert any('BFDProfile "fast"' in line for line in result.reported)
     assert result.all_errors == result.reported
+
+
+def test_bgp_objects_are_judged_as_frr_mode_by_default():
+    """The speaker speaks BGP as MetalLB's FRR mode: a BFD profile and FRR-only peer fields are valid."""
+    objects = [pool(), peer(bfdProfile="fast", vrf="red", enableGracefulRestart=True, connectTime="5s"), BFD]
+    result = allocation_config(objects, namespace=NS)
+    assert result.errors == [] and result.reported == [] and result.whole is not None
+    assert result.whole.peers[0].bfd_profile == "fast"
 
 
 def test_a_reader_without_secrets_does_not_report_the_secret_missing():
@@ -72,7 +81,8 @@ def test_who_reads_what():
 
 def test_a_valid_whole_gives_the_same_pools_as_the_pools_alone():
     ad = obj("L2Advertisement", "l2", {"ipAddressPools": ["a"]})
-    valid = allocation_config([pool(), ad, SECRET], namespace=NS)
+    valid = allocation_config([pool(), ad, SECRET], namespace=NS, bgp_type="native")
     assert valid.whole is not None and valid.whole.l2_advertisements
-    alone = allocation_config([pool(), ad, BFD], namespace=NS)  # BFD: the whole is invalid, the pools are not
+    # BFD in native mode: the whole is invalid, the pools are not
+    alone = allocation_config([pool(), ad, BFD], namespace=NS, bgp_type="native")
     assert alone.whole is None and alone.config == valid.config

@@ -129,7 +129,8 @@ def test_a_service_becomes_one_batch_and_nothing_more_until_it_changes():
     assert decisions["default/web"].announce and decisions["default/web"].peers == ("router",)
     assert h.frr.calls == ["start"] and len(h.vtysh.batches) == 1
     first = h.vtysh.batches[0]
-    assert " neighbor 198.51.100.254 remote-as 64501" in first and "  network 198.51.100.10/32" in first
+    assert " neighbor 198.51.100.254 remote-as 64501" in first
+    assert "  network 198.51.100.10/32 route-map class-1" in first
     h.run_pass()
     assert len(h.vtysh.batches) == 1  # nothing changed: FRR is not asked
     h.replace("Service", "web")
@@ -191,7 +192,7 @@ def test_a_refused_command_is_reported_once_and_the_rest_still_flows():
     h.objects.append(service("second", ips=("198.51.100.11",)))
     h.objects.append(endpoints("second"))
     h.run_pass()
-    assert "  network 198.51.100.11/32" in h.vtysh.batches[-1]
+    assert "  network 198.51.100.11/32 route-map class-1" in h.vtysh.batches[-1]
 
 
 def test_the_password_appears_in_no_event_log_status_or_repr(caplog):
@@ -224,8 +225,10 @@ def test_planned_stop_sends_graceful_shutdown_then_withdraws_then_stops_frr():
     h.proto.stop()
     shutdown, withdraw = h.vtysh.batches[-2:]
     assert any("65535:0" in c for c in shutdown) and not any("no network" in c for c in shutdown)
-    # the routes already sent get the community too: re-sent (soft), the session is not reset
-    assert ["clear bgp ipv4 unicast 198.51.100.254 soft out"] in h.vtysh.executed
+    # the routes already sent get the community too: their network line is re-stated with the new
+    # class (bgpd re-sends them), the session is neither reset nor cleared
+    assert "  network 198.51.100.10/32 route-map class-2" in shutdown
+    assert not any("neighbor" in c for c in shutdown) and h.vtysh.executed == []
     assert "  no network 198.51.100.10/32" in withdraw and not any("no neighbor" in c for c in withdraw)
     assert h.frr.calls == ["start", "stop"]
     assert h.proto._statuses.desired() == {"default/web": None}  # its ServiceBGPStatus is deleted
@@ -264,6 +267,20 @@ def test_status_and_metrics_from_frrs_sessions():
     assert 'metallb_bgp_pending_prefixes_total{peer="198.51.100.254"} 1.0' in text
 
 
+def test_session_up_and_down_are_events_on_the_bgppeer_once_per_change():
+    h = Harness(base())
+    h.run_pass()
+    h.events.clear()
+    h.vtysh.sessions = {"default": {"198.51.100.254": {"bgpState": "Established"}}}
+    h.proto.poll()
+    h.proto.poll()  # nothing changed: no second event
+    assert [e[:4] for e in h.events] == [("BGPPeer", "router", "Normal", "sessionUp")]
+    assert h.events[0][4] == 'BGP session of node "node1" with 198.51.100.254 established'
+    h.vtysh.sessions = {"default": {"198.51.100.254": {"bgpState": "Connect"}}}
+    h.proto.poll()
+    assert [e[:4] for e in h.events[1:]] == [("BGPPeer", "router", "Warning", "sessionDown")]
+
+
 def test_vtysh_errors_name_their_command_and_hide_passwords():
     lines = ["router bgp 64500", " neighbor 198.51.100.254 password %s" % PASSWORD, " neighbor x bogus"]
     out = ("line 2: %% Unknown command[4]:  neighbor 198.51.100.254 password %s\n"
@@ -290,13 +307,18 @@ def test_render_model_of_the_applied_state_is_what_was_sent():
     assert h.proto._applied == render_model(h.proto._applied_state)
 
 
-def test_a_changed_community_is_re_sent_softly_and_only_to_its_peer():
+def test_a_changed_community_re_states_the_prefix_and_touches_no_session():
     h = Harness(base(peer("other", peerAddress="198.51.100.253")))
     h.run_pass()
-    assert h.vtysh.executed == []  # new prefixes: their network statement is the UPDATE
     h.replace("BGPAdvertisement", "bgp", bgpad(communities=["64500:9"], peers=["other"]))
     h.run_pass()
-    assert h.vtysh.executed[-1] == ["clear bgp ipv4 unicast 198.51.100.253 soft out"]
+    batch = h.vtysh.batches[-1]
+    # the prefix moves to a class only "other" receives, with the community: bgpd re-sends it to
+    # "other" and withdraws it from the router; no session is cleared or reset
+    assert "  network 198.51.100.10/32 route-map class-2" in batch
+    assert " set community 64500:9 additive" in batch and "route-map 198.51.100.254-out permit 2" not in batch
+    assert not any(c.startswith(" neighbor") or c.startswith(" no neighbor") for c in batch)
+    assert h.vtysh.executed == []
 
 
 def test_a_dead_frr_daemon_restarts_the_instance_and_everything_is_applied_again():

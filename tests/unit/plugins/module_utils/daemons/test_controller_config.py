@@ -75,8 +75,8 @@ class Events:
         pass
 
 
-def controller(config_objects, services):
-    ctl = daemon.Controller(kubernetes.client.ApiClient(), namespace=NS)
+def controller(config_objects, services, **options):
+    ctl = daemon.Controller(kubernetes.client.ApiClient(), namespace=NS, **options)
     ctl._services = Cache(services)
     ctl._informers = [ctl._services, Cache(config_objects)]
     ctl._writer, ctl._status, ctl._events = Writes(), States(), Events()
@@ -107,3 +107,24 @@ def test_invalid_pools_still_stop_it():
     ctl._process([daemon.CONFIG_KEY])
     assert ctl._writer.submitted == {}
     assert len(ctl._status.states) == 1 and "overlaps" in ctl._status.states[0][0]
+
+
+def test_bgp_objects_are_judged_as_the_speaker_does_frr_mode_unless_told_native():
+    """The speaker speaks BGP as MetalLB's FRR mode: a BFDProfile is fine; native mode reports it."""
+    frr = controller([POOL, PEER, BFD], [service("web")])
+    frr._process([daemon.CONFIG_KEY])
+    assert frr._reported == []
+    native = controller([POOL, PEER, BFD], [service("web")], bgp_type="native")
+    native._process([daemon.CONFIG_KEY])
+    assert any('BFDProfile "fast"' in line for line in native._reported), native._reported
+    assert native._writer.submitted == {"default/web": ["198.51.100.10"]}  # reported, never blocking
+
+
+def test_the_controller_flag_defaults_to_frr_and_reads_metallb_bgp_type(monkeypatch):
+    from ansible_collections.metal.lb.plugins.module_utils.shells import cli
+
+    monkeypatch.delenv("METALLB_BGP_TYPE", raising=False)
+    assert cli.build_parser().parse_args(["controller"]).bgp_type == "frr"
+    monkeypatch.setenv("METALLB_BGP_TYPE", "native")
+    assert cli.build_parser().parse_args(["controller"]).bgp_type == "native"
+    assert cli.build_parser().parse_args(["controller", "--bgp-type", "frr-k8s"]).bgp_type == "frr-k8s"

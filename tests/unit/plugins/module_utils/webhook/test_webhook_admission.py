@@ -132,14 +132,14 @@ def test_community_aliases_and_peer_references_may_come_later():
     assert response["allowed"] is False and "65000:700000" in response["status"]["message"]
 
 
-def test_a_bgppeer_is_judged_with_the_native_modes_rules_and_the_other_peers():
+def test_a_bgppeer_is_judged_with_frr_modes_rules_by_default_and_native_on_request():
     peer = cr("BGPPeer", "r", {"myASN": 64500, "peerASN": 64501, "peerAddress": "198.51.100.1",
                                "keepaliveTime": "10s"})
-    response = answer(Cluster(), peer)
+    assert answer(Cluster(), peer)["allowed"] is True  # the speaker speaks BGP as FRR mode
+    response = answer(Cluster(), peer, bgp_type="native")
     assert response["allowed"] is False
     assert response["status"]["message"] == ('BGPPeer "r": spec.keepaliveTime: peer 198.51.100.1 has keepalive-time '
                                              'set on native bgp mode')
-    assert answer(Cluster(), peer, bgp_type="frr")["allowed"] is True
 
 
 def test_disable_mp_on_create_is_allowed_with_metallbs_warning_and_nothing_else_checked():

@@ -24,7 +24,12 @@ def up(args: argparse.Namespace) -> int:
         print("lab up: %s" % reason)
         return 2
     started = time.monotonic()
-    lab = LabCluster(node_count=args.nodes, hosts=args.hosts, log=lambda m: print("   " + m, flush=True))
+    lab = LabCluster(
+        node_count=args.nodes,
+        hosts=args.hosts,
+        hosts_dir=args.hosts_dir,
+        log=lambda m: print("   " + m, flush=True),
+    )
     try:
         lab.__enter__()
     except (netns.LabError, kube.KubeError) as exc:
@@ -53,12 +58,18 @@ def main(argv: list[str] | None = None) -> int:
     up_parser = commands.add_parser("up", help="build a lab and leave it running")
     up_parser.add_argument("--hosts", action="store_true", help="nodes and cp1 as systemd hosts, for Ansible")
     up_parser.add_argument("--nodes", type=int, default=3, help="number of nodes (1 to 4)")
+    up_parser.add_argument(
+        "--hosts-dir", default=None, help="the hosts' key, inventory and kubeconfig go here (default build/lab)"
+    )
     down_parser = commands.add_parser("down", help="remove what a lab left running")
     down_parser.add_argument("--force", action="store_true", help="also labs whose builder is still running")
+    down_parser.add_argument(
+        "--hosts-dir", default=None, help="remove only the lab whose hosts use this directory (and the directory)"
+    )
     args = parser.parse_args(argv)
     if args.command == "up":
         return up(args)
-    return down.main(["--force"] if args.force else [])
+    return down.main((["--force"] if args.force else []) + (["--hosts-dir", args.hosts_dir] if args.hosts_dir else []))
 
 
 if __name__ == "__main__":

@@ -310,11 +310,14 @@ def process_start_time(pid: int) -> int | None:
         return None
 
 
-def remove_recorded_labs(force: bool = False, state_dir: str = STATE_DIR) -> tuple[list[str], list[str]]:
+def remove_recorded_labs(
+    force: bool = False, state_dir: str = STATE_DIR, prefix: str | None = None
+) -> tuple[list[str], list[str]]:
     """``make lab-down``: kill the recorded processes (only if PID and start time still match)
     and delete the recorded namespaces and paths of every lab state file whose owner (the
     process that built it) is gone — a lab whose owner still runs (a test session) is left alone
-    unless ``force``. Returns (what was removed, labs skipped because their owner runs)."""
+    unless ``force``; ``prefix``: only that lab. Returns (what was removed, labs skipped because their
+    owner runs)."""
     removed: list[str] = []
     skipped: list[str] = []
     if not os.path.isdir(state_dir):
@@ -322,6 +325,8 @@ def remove_recorded_labs(force: bool = False, state_dir: str = STATE_DIR) -> tup
     for name in sorted(os.listdir(state_dir)):
         path = os.path.join(state_dir, name)
         if not name.startswith("mlb-") or not name.endswith(".json"):
+            continue
+        if prefix is not None and name != prefix + ".json":
             continue
         try:
             with open(path) as fh:

@@ -25,7 +25,7 @@ DEPS_PKGS   := $(shell awk '!/^[[:space:]]*(\#|$$)/ && /platform:dpkg/ {print $$
 TEST_STEPS  := deps venv k8s lint unit integration lab-tests molecule sanity ansible-units ansible-lint
 
 .PHONY: help venv deps k8s lint unit integration lab-tests sanity ansible-units ansible-lint test \
-        lab lab-down benchmarks clean pytest-farm molecule
+        lab lab-down benchmarks clean pytest-farm
 
 help:
 	@echo "make lab        build the namespace lab, show a VIP answering and failing over (KEEP=1 keeps it)"
@@ -93,6 +93,7 @@ lab-tests: venv k8s pytest-farm
 # The molecule scenarios (extensions/molecule/), one after the other: each boots a lab of its own with
 # systemd hosts (build/molecule/<scenario>/) and removes it again, also when it fails. SCENARIOS=...
 # runs some. Skipped (like the lab tests) where the lab cannot run.
+.PHONY: molecule
 MOLECULE_SCENARIOS = $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard extensions/molecule/*/molecule.yml))))
 molecule: venv k8s pytest-farm
 	@reason=$$($(VPY) -c 'from lab.cluster import missing_requirements as m; print(m(True) or "")'); \

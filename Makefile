@@ -22,17 +22,18 @@ PYTEST      := PYTHONPATH=$(PYTEST_ROOT) $(VPY) -m pytest
 # System packages for the lab and tests: every dpkg line of bindep.txt.
 DEPS_PKGS   := $(shell awk '!/^[[:space:]]*(\#|$$)/ && /platform:dpkg/ {print $$1}' bindep.txt)
 
-TEST_STEPS  := deps venv k8s lint unit integration lab-tests molecule sanity ansible-units ansible-lint
+TEST_STEPS  := deps venv k8s lint unit integration lab-tests molecule sanity ansible-units ansible-lint collection
 
-.PHONY: help venv deps k8s lint unit integration lab-tests sanity ansible-units ansible-lint test \
-        lab lab-down benchmarks clean pytest-farm
+.PHONY: help venv deps k8s lint unit integration lab-tests sanity ansible-units ansible-lint collection test \
+        lab lab-down lab-image lab-hosts benchmarks clean pytest-farm
 
 help:
-	@echo "make lab        build the namespace lab, show a VIP answering and failing over (KEEP=1 keeps it)"
+	@echo "make lab        build the lab, install metal.lb with site.yml, show a VIP answering and failing over (KEEP=1 keeps it)"
+	@echo "make lab-hosts  the lab with its systemd hosts for Ansible, left running (make lab-image: their image)"
 	@echo "make lab-down   tear the lab down"
 	@echo "make test       every test and gate: $(TEST_STEPS)"
 	@echo "make k8s        build kube-apiserver, kubectl and etcd (pinned in lab/k8s) into build/bin"
-	@echo "make venv|deps|lint|unit|integration|lab-tests|molecule|sanity|ansible-units|ansible-lint|benchmarks|clean"
+	@echo "make venv|deps|lint|unit|integration|lab-tests|molecule|sanity|ansible-units|ansible-lint|collection|benchmarks|clean"
 
 # ---------------------------------------------------------------- environment
 
@@ -84,7 +85,7 @@ integration: venv k8s pytest-farm
 	    if [ "$${rc:-0}" = 5 ]; then echo "integration: no tests collected"; else exit $${rc:-0}; fi; \
 	else echo "integration: tests/integration does not exist yet"; fi
 
-lab-tests: venv k8s pytest-farm
+lab-tests: venv k8s lab-image pytest-farm
 	@if [ -d tests/lab ]; then \
 	    $(PYTEST) tests/lab --hypothesis-profile=ci || rc=$$?; \
 	    if [ "$${rc:-0}" = 5 ]; then echo "lab-tests: no tests collected"; else exit $${rc:-0}; fi; \
@@ -115,6 +116,10 @@ ansible-units: venv
 ansible-lint: venv pytest-farm
 	ANSIBLE_COLLECTIONS_PATH=$(PYTEST_ROOT) PATH=$(VBIN):$$PATH $(VBIN)/ansible-lint --profile production
 
+# The tarball users install: builds, installs into an empty path, imports and documents cleanly.
+collection: venv
+	@.ci/collection.sh $(VBIN)
+
 # Every step in order; stops at the first failure and prints what ran, how long, and the result.
 test:
 	@summary=(); status=0; total_start=$$(date +%s); \
@@ -130,10 +135,20 @@ test:
 
 # ---------------------------------------------------------------- the lab
 
-# The namespace lab (lab/): bridge, apiserver, node1..3, client; a 3-replica Service gets an IP,
-# is curled and fails over. Needs root and `make deps`. KEEP=1 leaves it up until `make lab-down`.
-lab: deps venv k8s
+# The namespace lab (lab/): bridge, apiserver, client, and cp1 + node1..3 as systemd hosts on which
+# playbooks/site.yml installs metal.lb over SSH (twice: the second run changes nothing); then a
+# 3-replica Service gets an IP, is curled and fails over. Needs root and `make deps`. KEEP=1 leaves
+# it up until `make lab-down`.
+lab: deps venv k8s lab-image
 	@$(VPY) -m lab.demo $(if $(KEEP),--keep,)
+
+# The lab hosts' Debian 12 image (debootstrap, cached in build/lab-image by its recipe).
+lab-image: deps venv
+	@$(VPY) -m lab.image
+
+# The lab with its systemd hosts and no metal.lb, left running for Ansible (make lab-down removes it).
+lab-hosts: deps venv k8s lab-image
+	@$(VPY) -m lab up --hosts
 
 lab-down: venv
 	@$(VPY) -m lab.down $(if $(FORCE),--force,)

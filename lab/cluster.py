@@ -25,6 +25,7 @@ import base64
 import json
 import os
 import secrets
+import shlex
 import shutil
 import signal
 import subprocess
@@ -35,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import hosts as hosts_module
-from . import image, kube, netns, objects, topology
+from . import image, kube, netns, objects, site, topology
 
 ROOT = Path(__file__).resolve().parents[1]
 METAL_LB = ROOT / "bin" / "metal-lb"
@@ -286,10 +287,6 @@ class LabCluster:
             admin = json.load(fh)
         admin["clusters"][0]["cluster"]["server"] = self.kube.url
         kube.write_private(self.node_kubeconfig, json.dumps(admin))
-        self.controller_kubeconfig = self.kube.token_kubeconfig(
-            "controller", server="https://127.0.0.1:%d" % topology.API_PORT
-        )
-        self.speaker_kubeconfig = self.kube.token_kubeconfig("speaker")
         self.api = k8s_config.new_client_from_config(config_file=self.host_kubeconfig)
         self.core = k8s_client.CoreV1Api(self.api)
         self.discovery = k8s_client.DiscoveryV1Api(self.api)
@@ -299,6 +296,7 @@ class LabCluster:
             self.core.create_node(objects.node(name, addr.v4, addr.v6))
         if self.lab_hosts is not None:
             self._start_kube_proxies()
+            self.lab_hosts.inventory_vars = site.inventory_vars(self.lab_hosts.kubeconfig)
             self.lab_hosts.wait_ready()
             self.lab_hosts.write_kubeconfig(json.dumps(admin, indent=2))
             self.log(
@@ -307,6 +305,10 @@ class LabCluster:
                    self.lab_hosts.kubeconfig)
             )
             return
+        self.controller_kubeconfig = self.kube.token_kubeconfig(
+            "controller", server="https://127.0.0.1:%d" % topology.API_PORT
+        )
+        self.speaker_kubeconfig = self.kube.token_kubeconfig("speaker")
         self.controller = self._spawn(
             self.hosts["apiserver"],
             [python(), str(METAL_LB), "controller", "--kubeconfig", self.controller_kubeconfig]
@@ -465,6 +467,9 @@ class LabCluster:
             log=self.log,
             # the controller runs in this namespace and serves its webhooks on its default port
             webhook_port=WEBHOOK_PORT,
+            # with hosts, the namespace, CRDs, RBAC and webhooks are installed by the crds role, as a
+            # user's site.yml does on a bare cluster
+            apply_manifests=not self.want_hosts,
         )
         try:
             self.kube.start()
@@ -500,12 +505,20 @@ class LabCluster:
     def frr_pathspace(self, node: str) -> str:
         return "%s-%s" % (self.net.prefix, node)
 
-    def start_speaker(self, node: str) -> subprocess.Popen:
+    def start_speaker(self, node: str) -> subprocess.Popen | None:
+        if self.lab_hosts is not None:  # the unit the speaker role installed
+            self._speaker_unit(node, "systemctl start metal-lb-speaker.service")
+            return None
         proc = self._spawn(self.hosts[node], [python()] + self.speaker_argv(node), "speaker-" + node)
         self.speakers[node] = proc
         return proc
 
     def kill_speaker(self, node: str, sig: int = signal.SIGKILL) -> None:
+        if self.lab_hosts is not None:
+            # the signal to the unit's processes, then a stop: systemd does not restart it (Restart=always)
+            self._speaker_unit(node, "systemctl kill --signal=%d metal-lb-speaker.service; "
+                                     "systemctl stop metal-lb-speaker.service" % int(sig))
+            return
         proc = self.speakers.pop(node)
         proc.send_signal(sig)
         try:
@@ -514,6 +527,11 @@ class LabCluster:
             proc.kill()
             proc.wait(5)
         self.net.forget(proc)
+
+    def _speaker_unit(self, node: str, script: str) -> None:
+        out = self.lab_hosts.ssh(node, "sudo sh -c %s" % shlex.quote(script), timeout=60)
+        if out.returncode != 0:
+            raise netns.LabError("host %s: %s failed: %s" % (node, script, (out.stderr or out.stdout).strip()))
 
     def cut_link(self, node: str, up: bool = False) -> None:
         """Unplug (or plug back) the node's cable: its port on the lab bridge."""

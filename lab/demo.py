@@ -1,7 +1,9 @@
 # Copyright: metal.lb contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""``make lab``: build the lab, give a 3-replica Service an external IP, show who announces it and
-which pods answer, kill the announcing speaker and print the measured failover time.
+"""``make lab``: build the lab with its systemd hosts, install metal.lb on them with
+``playbooks/site.yml`` exactly as a user runs it (over SSH from the admin namespace; a second run must
+change nothing), give a 3-replica Service an external IP, show who announces it and which pods
+answer, kill the announcing speaker and print the measured failover time.
 
 The lab is torn down at the end (also on failure or Ctrl-C). ``make lab KEEP=1`` (``--keep``) leaves
 it running for exploring; ``make lab-down`` removes it then.
@@ -14,7 +16,7 @@ import signal
 import sys
 import time
 
-from . import kube, netns, probe, topology
+from . import kube, netns, probe, site, topology
 from .cluster import LabCluster, missing_requirements, wait_for
 
 
@@ -48,6 +50,36 @@ def measure_failover(lab: LabCluster, ip: str, leader: str, sig: int = signal.SI
     }
 
 
+def install(lab: LabCluster) -> bool:
+    """site.yml twice, as a user runs it; the second run must report no change."""
+    hosts = lab.lab_hosts
+    command = "ip netns exec %s ansible-playbook -i %s playbooks/site.yml" % (hosts.admin.ns, hosts.inventory)
+    step("install: %s" % command)
+    say("   (ANSIBLE_COLLECTIONS_PATH=%s; inventory: groups metal_lb_controllers [cp1], metal_lb_speakers "
+        "[node1..node3], metal_lb_pool_name lab-pool, metal_lb_pool_addresses %s)"
+        % (site.collections_path(), topology.POOL_V4))
+    first = site.run_playbook(hosts)
+    if not first.ok:
+        say("   site.yml failed after %.0f s:\n%s" % (first.seconds, first.failure()))
+        return False
+    say("   first run:  %.0f s, changed %s" % (first.seconds, first.changed))
+    second = site.run_playbook(hosts)
+    if not second.ok:
+        say("   the second site.yml run failed after %.0f s:\n%s" % (second.seconds, second.failure()))
+        return False
+    say("   second run: %.0f s, changed %s" % (second.seconds, second.changed))
+    if any(second.changed.values()):
+        say("   the second run changed something: site.yml is not idempotent")
+        return False
+    lab.has_speakers = True
+    for name in hosts.containers:
+        out = hosts.ssh(name, "systemctl is-active metal-lb-controller.service metal-lb-speaker.service")
+        say("   %-6s %s" % (name, " ".join(
+            "%s=%s" % (unit, state) for unit, state in zip(("controller", "speaker"), out.stdout.split())
+            if state != "inactive")))
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make lab")
     parser.add_argument("--keep", action="store_true", help="leave the lab up (make lab-down removes it)")
@@ -57,13 +89,16 @@ def main(argv: list[str] | None = None) -> int:
         say("make lab: %s" % reason)
         return 2
     started = time.monotonic()
-    lab = LabCluster(strict_arp=True, log=lambda m: say("   " + m))
+    lab = LabCluster(strict_arp=True, hosts=True, log=lambda m: say("   " + m))
     keep = False
     try:
-        step("building the lab (bridge, apiserver, node1..node3, client; 198.51.100.0/24, 2001:db8:0:1::/64)")
+        step("the daemons' wheelhouse, built on this machine (the lab has no network beyond itself)")
+        site.build_wheelhouse(log=lambda m: say("   " + m))
+        step("building the lab (bridge, apiserver, cp1 and node1..node3 as systemd hosts, admin, client; "
+             "198.51.100.0/24, 2001:db8:0:1::/64)")
         lab.__enter__()
-        step("configuration: IPAddressPool lab-pool %s, L2Advertisement lab-l2" % topology.POOL_V4)
-        lab.apply_config([topology.POOL_V4])
+        if not install(lab):
+            return 1
         step("Service default/web: type LoadBalancer, 3 replicas (one pod per node)")
         svc = lab.create_service("web", replicas=3)
         for pod in svc.pods:

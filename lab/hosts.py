@@ -157,6 +157,8 @@ class LabHosts:
         self.containers: dict[str, Container] = {}
         self.specs: dict[str, HostSpec] = {}
         self.claimed = False
+        # more variables for every host of the inventory (the lab's metal_lb_* settings, lab/site.py)
+        self.inventory_vars: dict = {}
 
     # ------------------------------------------------------------------ paths
 
@@ -289,6 +291,7 @@ class LabHosts:
                     # ControlPath per lab: another lab's multiplexed connection is never reused
                     "ansible_ssh_common_args": "%s -o ControlPath=%s/%%C" % (NO_HOST_KEYS, self.control_dir),
                     "ansible_python_interpreter": "/usr/bin/python3",
+                    **self.inventory_vars,
                 },
                 "children": groups,
             }

@@ -295,8 +295,8 @@ class KubeCluster:
                 no_webhooks(self.admin_kubeconfig)
         self.start_seconds = time.monotonic() - began
         self.log(
-            "kube-apiserver %s ready in %.1f s (etcd + API server), manifests applied, %.1f s in all"
-            % (self.url, ready, self.start_seconds)
+            "kube-apiserver %s ready in %.1f s (etcd + API server), %s, %.1f s in all"
+            % (self.url, ready, "manifests applied" if self.want_manifests else "no manifests", self.start_seconds)
         )
 
     def start_etcd(self) -> None:

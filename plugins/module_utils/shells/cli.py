@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: metal.lb contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""``metal-lb``: plan | validate | convert | controller | speaker | status | lab-api.
+"""``metal-lb``: plan | validate | convert | controller | speaker | status.
 
 Exit codes: 0 ok, 1 the configuration is invalid, 2 usage or I/O errors. Errors are one
 line on stderr, never a traceback.

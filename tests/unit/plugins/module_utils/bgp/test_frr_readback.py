@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from test_frr_render import SCENARIOS, state
+from ansible_collections.metal.lb.tests.unit.plugins.module_utils.bgp.test_frr_render import SCENARIOS, state
 
 from ansible_collections.metal.lb.plugins.module_utils.engine.bgp.frr_config import render_model
 from ansible_collections.metal.lb.plugins.module_utils.engine.bgp.frr_diff import diff

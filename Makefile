@@ -96,7 +96,7 @@ lab-tests: venv k8s lab-image pytest-farm
 # runs some. Skipped (like the lab tests) where the lab cannot run.
 .PHONY: molecule
 MOLECULE_SCENARIOS = $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard extensions/molecule/*/molecule.yml))))
-molecule: venv k8s pytest-farm
+molecule: venv k8s lab-image pytest-farm
 	@reason=$$($(VPY) -c 'from lab.cluster import missing_requirements as m; print(m(True) or "")'); \
 	if [ -n "$$reason" ]; then echo "molecule: skipped: $$reason"; exit 0; fi; \
 	summary=(); status=0; \

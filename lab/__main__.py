@@ -41,6 +41,8 @@ def up(args: argparse.Namespace) -> int:
         router=router,
         log=lambda m: print("   " + m, flush=True),
     )
+    # a lab in a directory of its own (molecule's) is ended by its own down, not by anyone's make lab-down
+    lab.net.detached = bool(args.hosts_dir)
     try:
         lab.__enter__()
         if lab.router is not None:

@@ -140,6 +140,9 @@ class Lab:
     processes: list[subprocess.Popen] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)  # files/directories make lab-down removes too
     state_dir: str = STATE_DIR
+    # left running on purpose by a builder that ended (python -m lab up --hosts-dir): a plain
+    # make lab-down leaves it alone; its own down (--hosts-dir) or --force removes it
+    detached: bool = False
 
     def __enter__(self) -> Lab:
         try:
@@ -280,6 +283,7 @@ class Lab:
                     "processes": procs,
                     "owner": {"pid": os.getpid(), "start": process_start_time(os.getpid())},
                     "paths": self.paths,
+                    "detached": self.detached,
                 },
                 fh,
             )
@@ -335,6 +339,9 @@ def remove_recorded_labs(
             os.unlink(path)
             continue
         owner = state.get("owner") or {}
+        if not force and state.get("detached"):
+            skipped.append("%s (left running on purpose: python -m lab down --hosts-dir)" % state.get("prefix"))
+            continue
         if not force and owner.get("pid") and process_start_time(int(owner["pid"])) == owner.get("start"):
             skipped.append("%s (built by running process %s)" % (state.get("prefix"), owner["pid"]))
             continue

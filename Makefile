@@ -22,7 +22,7 @@ PYTEST      := PYTHONPATH=$(PYTEST_ROOT) $(VPY) -m pytest
 # System packages for the lab and tests: every dpkg line of bindep.txt.
 DEPS_PKGS   := $(shell awk '!/^[[:space:]]*(\#|$$)/ && /platform:dpkg/ {print $$1}' bindep.txt)
 
-TEST_STEPS  := deps venv k8s lint unit integration lab-tests sanity ansible-units ansible-lint collection
+TEST_STEPS  := deps venv k8s lint unit integration lab-tests molecule sanity ansible-units ansible-lint collection
 
 .PHONY: help venv deps k8s lint unit integration lab-tests sanity ansible-units ansible-lint collection test \
         lab lab-down lab-image lab-hosts benchmarks clean pytest-farm
@@ -33,7 +33,7 @@ help:
 	@echo "make lab-down   tear the lab down"
 	@echo "make test       every test and gate: $(TEST_STEPS)"
 	@echo "make k8s        build kube-apiserver, kubectl and etcd (pinned in lab/k8s) into build/bin"
-	@echo "make venv|deps|lint|unit|integration|lab-tests|sanity|ansible-units|ansible-lint|collection|benchmarks|clean"
+	@echo "make venv|deps|lint|unit|integration|lab-tests|molecule|sanity|ansible-units|ansible-lint|collection|benchmarks|clean"
 
 # ---------------------------------------------------------------- environment
 
@@ -90,6 +90,22 @@ lab-tests: venv k8s lab-image pytest-farm
 	    $(PYTEST) tests/lab --hypothesis-profile=ci || rc=$$?; \
 	    if [ "$${rc:-0}" = 5 ]; then echo "lab-tests: no tests collected"; else exit $${rc:-0}; fi; \
 	else echo "lab-tests: tests/lab does not exist yet"; fi
+
+# The molecule scenarios (extensions/molecule/), one after the other: each boots a lab of its own with
+# systemd hosts (build/molecule/<scenario>/) and removes it again, also when it fails. SCENARIOS=...
+# runs some. Skipped (like the lab tests) where the lab cannot run.
+.PHONY: molecule
+MOLECULE_SCENARIOS = $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard extensions/molecule/*/molecule.yml))))
+molecule: venv k8s lab-image pytest-farm
+	@reason=$$($(VPY) -c 'from lab.cluster import missing_requirements as m; print(m(True) or "")'); \
+	if [ -n "$$reason" ]; then echo "molecule: skipped: $$reason"; exit 0; fi; \
+	summary=(); status=0; \
+	for scenario in $(or $(SCENARIOS),$(MOLECULE_SCENARIOS)); do \
+	    start=$$(date +%s); \
+	    if PATH=$(VBIN):$$PATH $(VBIN)/molecule test -s $$scenario; then result=ok; else result=FAILED; status=1; fi; \
+	    summary+=("$$(printf 'molecule %-12s %-7s %4ss' $$scenario $$result $$(( $$(date +%s) - start )))"); \
+	done; \
+	printf '%s\n' "$${summary[@]}"; exit $$status
 
 sanity: venv
 	.ci/ansible-test.sh $(VBIN) sanity --venv --python $(ANSIBLE_PY)

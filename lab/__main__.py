@@ -13,11 +13,16 @@ metal.lb on them as ``make lab`` does. The lab stays up after ``up`` returns; ``
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import time
+from pathlib import Path
 
 from . import down, kube, netns, site, topology
 from .cluster import LabCluster, missing_requirements
+from .hosts import ContainerInit
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def up(args: argparse.Namespace) -> int:
@@ -32,13 +37,30 @@ def up(args: argparse.Namespace) -> int:
         except RuntimeError as exc:
             print("lab up: %s" % exc)
             return 1
-    lab = LabCluster(node_count=args.nodes, hosts=args.hosts, log=lambda m: print("   " + m, flush=True))
+    try:
+        router = router_factory(args.router)
+    except (ImportError, RuntimeError) as exc:
+        print("lab up: --router %s: %s" % (args.router, exc))
+        return 2
+    lab = LabCluster(
+        node_count=args.nodes,
+        hosts=args.hosts,
+        hosts_dir=args.hosts_dir,
+        router=router,
+        log=lambda m: print("   " + m, flush=True),
+    )
+    # a lab in a directory of its own (molecule's) is ended by its own down, not by anyone's make lab-down
+    lab.net.detached = bool(args.hosts_dir)
     try:
         lab.__enter__()
-    except (netns.LabError, kube.KubeError) as exc:
+        if lab.router is not None:
+            record_router(lab)
+    except (netns.LabError, kube.KubeError, RuntimeError) as exc:
+        lab.teardown()
         print("lab up: %s" % exc)
         return 1
     except KeyboardInterrupt:
+        lab.teardown()
         print("lab up: interrupted")
         return 130
     lab.api.close()
@@ -57,18 +79,54 @@ def up(args: argparse.Namespace) -> int:
     return 0
 
 
+# --router frr: an FRR router on the bridge (198.51.100.254, AS 64500) that accepts BGP sessions from
+# every lab address in AS 64501, with ECMP over them (tests/lab/routers.py).
+ROUTER_ASN, NODE_ASN = 64500, 64501
+
+
+def router_factory(kind: str | None):
+    if not kind:
+        return None
+    sys.path.insert(0, str(ROOT / "tests" / "lab"))
+    import routers  # tests/lab/routers.py: the lab tests' routers
+
+    reason = routers.missing(kind)
+    if reason:
+        raise RuntimeError(reason)
+    spec = routers.RouterSpec(ROUTER_ASN, topology.ROUTER_V4, (
+        routers.Neighbor(NODE_ASN, listen_range=topology.V4_PREFIX, families=(routers.IPV4,)),
+    ))
+    return functools.partial(routers.FrrRouter, spec=spec)
+
+
+def record_router(lab: LabCluster) -> None:
+    """The router's daemons outlive ``up``: recorded like the hosts' containers (by PID and start
+    time) with its directories, so ``down`` stops them."""
+    for pid in lab.router.frr.pids.values():
+        lab.net.processes.append(ContainerInit(pid))  # type: ignore[arg-type]
+    lab.net.paths += [lab.router.frr.run_dir, lab.router.frr.etc_dir]
+    lab.net.save_state()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lab")
     commands = parser.add_subparsers(dest="command", required=True)
     up_parser = commands.add_parser("up", help="build a lab and leave it running")
     up_parser.add_argument("--hosts", action="store_true", help="nodes and cp1 as systemd hosts, for Ansible")
     up_parser.add_argument("--nodes", type=int, default=3, help="number of nodes (1 to 4)")
+    up_parser.add_argument("--router", choices=("frr",), default=None, help="a BGP router on the lab network")
+    up_parser.add_argument(
+        "--hosts-dir", default=None, help="the hosts' key, inventory and kubeconfig go here (default build/lab)"
+    )
     down_parser = commands.add_parser("down", help="remove what a lab left running")
     down_parser.add_argument("--force", action="store_true", help="also labs whose builder is still running")
+    down_parser.add_argument(
+        "--hosts-dir", default=None, help="remove only the lab whose hosts use this directory (and the directory)"
+    )
     args = parser.parse_args(argv)
     if args.command == "up":
         return up(args)
-    return down.main(["--force"] if args.force else [])
+    return down.main((["--force"] if args.force else []) + (["--hosts-dir", args.hosts_dir] if args.hosts_dir else []))
 
 
 if __name__ == "__main__":

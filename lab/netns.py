@@ -140,6 +140,9 @@ class Lab:
     processes: list[subprocess.Popen] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)  # files/directories make lab-down removes too
     state_dir: str = STATE_DIR
+    # left running on purpose by a builder that ended (python -m lab up --hosts-dir): a plain
+    # make lab-down leaves it alone; its own down (--hosts-dir) or --force removes it
+    detached: bool = False
 
     def __enter__(self) -> Lab:
         try:
@@ -280,6 +283,7 @@ class Lab:
                     "processes": procs,
                     "owner": {"pid": os.getpid(), "start": process_start_time(os.getpid())},
                     "paths": self.paths,
+                    "detached": self.detached,
                 },
                 fh,
             )
@@ -310,11 +314,14 @@ def process_start_time(pid: int) -> int | None:
         return None
 
 
-def remove_recorded_labs(force: bool = False, state_dir: str = STATE_DIR) -> tuple[list[str], list[str]]:
+def remove_recorded_labs(
+    force: bool = False, state_dir: str = STATE_DIR, prefix: str | None = None
+) -> tuple[list[str], list[str]]:
     """``make lab-down``: kill the recorded processes (only if PID and start time still match)
     and delete the recorded namespaces and paths of every lab state file whose owner (the
     process that built it) is gone — a lab whose owner still runs (a test session) is left alone
-    unless ``force``. Returns (what was removed, labs skipped because their owner runs)."""
+    unless ``force``; ``prefix``: only that lab. Returns (what was removed, labs skipped because their
+    owner runs)."""
     removed: list[str] = []
     skipped: list[str] = []
     if not os.path.isdir(state_dir):
@@ -323,6 +330,8 @@ def remove_recorded_labs(force: bool = False, state_dir: str = STATE_DIR) -> tup
         path = os.path.join(state_dir, name)
         if not name.startswith("mlb-") or not name.endswith(".json"):
             continue
+        if prefix is not None and name != prefix + ".json":
+            continue
         try:
             with open(path) as fh:
                 state = json.load(fh)
@@ -330,6 +339,9 @@ def remove_recorded_labs(force: bool = False, state_dir: str = STATE_DIR) -> tup
             os.unlink(path)
             continue
         owner = state.get("owner") or {}
+        if not force and state.get("detached"):
+            skipped.append("%s (left running on purpose: python -m lab down --hosts-dir)" % state.get("prefix"))
+            continue
         if not force and owner.get("pid") and process_start_time(int(owner["pid"])) == owner.get("start"):
             skipped.append("%s (built by running process %s)" % (state.get("prefix"), owner["pid"]))
             continue

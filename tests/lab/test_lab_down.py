@@ -66,3 +66,33 @@ def test_a_lab_whose_builder_died_is_removed_completely(recorded_lab):
 
 def test_nothing_recorded_nothing_removed(tmp_path):
     assert netlab.remove_recorded_labs(state_dir=str(tmp_path / "absent")) == ([], [])
+
+
+def test_only_the_named_lab_is_removed_even_while_its_builder_runs(recorded_lab, tmp_path):
+    """``python -m lab down --hosts-dir``: one lab by its prefix; every other recorded lab stays."""
+    lab, proc, leftover = recorded_lab
+    other = netlab.Lab(state_dir=lab.state_dir)
+    with other:
+        other_proc = other.start(None, ["sleep", "300"])
+        pretend_builder_died(other)
+        removed, skipped = netlab.remove_recorded_labs(state_dir=lab.state_dir, force=True, prefix=lab.prefix)
+        assert skipped == [] and "process %d" % proc.pid in removed
+        assert proc.wait(10) is not None and netlab.leftover_namespaces(lab.prefix) == []
+        assert other_proc.poll() is None and os.path.exists(other.state_path)
+        assert sorted(netlab.leftover_namespaces(other.prefix)) == sorted(other.namespaces)
+    lab.namespaces.clear()
+
+
+def test_a_detached_lab_is_left_to_its_own_down(recorded_lab):
+    """A lab left running on purpose (``python -m lab up --hosts-dir``) survives a plain ``make lab-down``
+    of another engineer's lab; its own down (by prefix) or --force removes it."""
+    lab, proc, leftover = recorded_lab
+    lab.detached = True
+    lab.save_state()
+    pretend_builder_died(lab)
+    removed, skipped = netlab.remove_recorded_labs(state_dir=lab.state_dir)
+    assert removed == [] and len(skipped) == 1 and lab.prefix in skipped[0]
+    assert proc.poll() is None and leftover.exists()
+    removed, skipped = netlab.remove_recorded_labs(state_dir=lab.state_dir, force=True, prefix=lab.prefix)
+    assert "process %d" % proc.pid in removed and netlab.leftover_namespaces(lab.prefix) == []
+    lab.namespaces.clear()

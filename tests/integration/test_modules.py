@@ -390,13 +390,19 @@ def test_bgp_peers_and_communities_apply_and_are_idempotent(call, custom, namesp
     assert second["changed"] is False, second["objects"]
 
 
-def test_a_bfd_profile_is_rejected_naming_it_as_the_native_bgp_speaker_has_no_bfd(call, custom, namespace):
-    result = call("config", resources=[
+def test_a_bfd_profile_is_judged_by_frr_mode_rules_as_the_speaker_runs_it(call, custom, namespace):
+    bad = call("config", resources=[
+        {"kind": "IPAddressPool", "metadata": {"name": "p"}, "spec": {"addresses": ["203.0.113.0/28"]}},
+        {"kind": "BFDProfile", "metadata": {"name": "fast"}, "spec": {"receiveInterval": 5}}])
+    assert bad["failed"] is True
+    assert [e for e in bad["config_errors"] if e.startswith('BFDProfile "fast": spec.receiveInterval')]
+    assert pools_in(custom, namespace) == {}  # nothing written
+    good = call("config", resources=[
         {"kind": "IPAddressPool", "metadata": {"name": "p"}, "spec": {"addresses": ["203.0.113.0/28"]}},
         {"kind": "BFDProfile", "metadata": {"name": "fast"}, "spec": {"receiveInterval": 100}}])
-    assert result["failed"] is True
-    assert [e for e in result["config_errors"] if e.startswith('BFDProfile "fast": ')]
-    assert pools_in(custom, namespace) == {}
+    assert not good.get("failed"), good.get("msg")
+    profile = custom.get_namespaced_custom_object(GROUP, "v1beta1", namespace, "bfdprofiles", "fast")
+    assert profile["spec"]["receiveInterval"] == 100
 
 
 def test_prune_with_nothing_listed_is_refused(call):

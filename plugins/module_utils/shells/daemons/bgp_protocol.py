@@ -413,8 +413,8 @@ class BGP:
             self.poll()
 
     def poll(self) -> None:
-        """Read FRR's sessions; a change of state (up/down, BFD) reaches the status file; a dead FRR
-        daemon restarts the instance and everything is applied again."""
+        """Read FRR's sessions; a change of state (up/down, BFD: Events too) or of the prefixes sent
+        reaches the status file; a dead FRR daemon restarts the instance and everything is applied again."""
         with self._lock:
             if not self._started or self._stopping.is_set():
                 return
@@ -435,11 +435,13 @@ class BGP:
             except VtyshError as exc:
                 LOG.debug("BGP: sessions not read: %s", exc)
                 return
-        before = {k: (s.state, s.bfd) for k, s in self._sessions.items()}
         previous, self._sessions = self._sessions, sessions
-        if {k: (s.state, s.bfd) for k, s in sessions.items()} != before:
+        states = {k: (s.state, s.bfd) for k, s in previous.items()}
+        if {k: (s.state, s.bfd) for k, s in sessions.items()} != states:
             self._record_session_events(previous, sessions)
             self._resync()
+        elif {k: s.prefixes_sent for k, s in sessions.items()} != {k: s.prefixes_sent for k, s in previous.items()}:
+            self._resync()  # the status file's prefix counts follow what FRR sent
 
     def _record_session_events(self, before: Mapping[tuple[str, str], SessionState],
                                after: Mapping[tuple[str, str], SessionState]) -> None:

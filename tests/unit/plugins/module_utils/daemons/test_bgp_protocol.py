@@ -281,6 +281,24 @@ def test_session_up_and_down_are_events_on_the_bgppeer_once_per_change():
     assert [e[:4] for e in h.events[1:]] == [("BGPPeer", "router", "Warning", "sessionDown")]
 
 
+def test_a_change_in_the_prefixes_sent_alone_rewrites_the_status_without_an_event():
+    h = Harness(base())
+    resyncs = []
+    h.proto._resync = lambda: resyncs.append(1)
+    h.run_pass()
+    established = {"bgpState": "Established", "addressFamilyInfo": {"ipv4Unicast": {"sentPrefixCounter": 0}}}
+    h.vtysh.sessions = {"default": {"198.51.100.254": established}}
+    h.proto.poll()
+    h.events.clear()
+    resyncs.clear()
+    h.proto.poll()  # nothing changed
+    assert resyncs == []
+    established["addressFamilyInfo"]["ipv4Unicast"]["sentPrefixCounter"] = 1  # FRR sent the prefix
+    h.proto.poll()
+    assert resyncs == [1] and h.events == []
+    assert h.proto.status()["bgp"]["sessions"][0]["prefixes_sent"] == 1
+
+
 def test_vtysh_errors_name_their_command_and_hide_passwords():
     lines = ["router bgp 64500", " neighbor 198.51.100.254 password %s" % PASSWORD, " neighbor x bogus"]
     out = ("line 2: %% Unknown command[4]:  neighbor 198.51.100.254 password %s\n"

@@ -10,7 +10,7 @@ import jinja2
 import pytest
 import yaml
 
-from test_systemd_units import evaluate
+from ansible_collections.metal.lb.tests.unit.roles.test_systemd_units import evaluate
 
 ROLES = Path(__file__).resolve().parents[3] / "roles"
 

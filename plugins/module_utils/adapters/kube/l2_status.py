@@ -96,8 +96,12 @@ class L2StatusWriter:
     ``set(key, interfaces)`` says this node announces it, ``set(key, None)`` that it does not.
     """
 
-    plural = PLURAL  # the status kind it writes (kube.bgp_status reuses the worker for ServiceBGPStatus)
+    # The status kind it writes (kube.bgp_status reuses the worker for ServiceBGPStatus).
+    kind = KIND
+    plural = PLURAL
     version = VERSION
+    generate_name = "l2-"
+    exclusive = True  # one object per Service: the announcing node removes the other nodes' objects
 
     def __init__(self, custom_api, namespace: str, node: str, cached: Callable[[str], list[dict]], *,
                  qps: float = 20.0, burst: int = 50, backoff_min: float = 0.2, backoff_max: float = 30.0,
@@ -134,15 +138,13 @@ class L2StatusWriter:
     def set(self, key: str, wanted: tuple[str, ...] | None) -> None:
         """Desired state of Service ``key``: announced here on ``wanted`` interfaces (() = all), or None
         (``bgp_status``: the peers it is advertised to)."""
-        interfaces = wanted
         with self._cond:
             stored = self._desired.get(key, _ABSENT)
-            if stored == interfaces and key in self._failures:
+            if stored == wanted and key in self._failures:
                 return  # already scheduled for a retry: keep its backoff (API outage)
-            if (stored == interfaces or (stored is _ABSENT and interfaces is None)) and self._in_sync(
-                    key, interfaces):
+            if (stored == wanted or (stored is _ABSENT and wanted is None)) and self._in_sync(key, wanted):
                 return
-            self._desired[key] = interfaces
+            self._desired[key] = wanted
             self._ready[key] = None
             self._cond.notify()
 
@@ -162,17 +164,19 @@ class L2StatusWriter:
             return dict(self._desired)
 
     # ------------------------------------------------------------------ decisions (no I/O)
+    def _status(self, svc_namespace: str, svc_name: str, wanted: tuple[str, ...]) -> dict:
+        return desired_status(self.node, svc_namespace, svc_name, wanted)
+
     def _in_sync(self, key: str, wanted: tuple[str, ...] | None) -> bool:
         """Does the informer cache already show the desired state for ``key``?"""
-        interfaces = wanted
         objs = self._cached(key)
         mine = [o for o in objs if object_node(o) == self.node]
-        if interfaces is None:
+        if wanted is None:
             return not mine
-        if len(objs) != 1 or len(mine) != 1:
+        if len(mine) != 1 or (self.exclusive and len(objs) != 1):
             return False
         ns, name = key.split("/", 1)
-        return (mine[0].get("status") or {}) == desired_status(self.node, ns, name, interfaces)
+        return (mine[0].get("status") or {}) == self._status(ns, name, wanted)
 
     # ------------------------------------------------------------------ worker
     def _next(self) -> str | None:
@@ -198,13 +202,13 @@ class L2StatusWriter:
                 return
             try:
                 with self._cond:
-                    interfaces = self._desired.get(key)
+                    wanted = self._desired.get(key)
                     known = key in self._desired
-                if known and not self._in_sync(key, interfaces):
-                    self._converge(key, interfaces)
+                if known and not self._in_sync(key, wanted):
+                    self._converge(key, wanted)
                 with self._cond:
                     self._failures.pop(key, None)
-                    if interfaces is None and self._desired.get(key, ()) is None and self._in_sync(key, None):
+                    if wanted is None and self._desired.get(key, ()) is None and self._in_sync(key, None):
                         self._desired.pop(key, None)  # nothing of ours left: forget the key
             except Exception as exc:  # noqa: BLE001 - API down, conflicts: retry later, never crash
                 self.errors += 1
@@ -215,7 +219,7 @@ class L2StatusWriter:
                     heapq.heappush(self._delayed, (time.monotonic() + delay, key))
                 if self._on_error is not None:
                     self._on_error(key, exc)
-                LOG.debug("ServiceL2Status for %s not written (%s); retry in %.1fs", key, exc, delay)
+                LOG.debug("%s for %s not written (%s); retry in %.1fs", self.kind, key, exc, delay)
             finally:
                 with self._cond:
                     self._busy = False
@@ -250,18 +254,18 @@ class L2StatusWriter:
                 raise
 
     def _converge(self, key: str, wanted: tuple[str, ...] | None) -> None:
-        interfaces = wanted
         objs = self._list(key)  # fresh: the cache may lag behind our own last write
         ns, name = key.split("/", 1)
         mine = [o for o in objs if object_node(o) == self.node]
-        if interfaces is None:
+        if wanted is None:
             for obj in mine:
                 self._delete(obj)
             return
-        for obj in objs:  # the new leader removes the other nodes' objects
-            if object_node(obj) != self.node:
-                self._delete(obj)
-        want = desired_status(self.node, ns, name, interfaces)
+        if self.exclusive:
+            for obj in objs:
+                if object_node(obj) != self.node:
+                    self._delete(obj)
+        want = self._status(ns, name, wanted)
         keep = None
         for obj in mine:
             if keep is None and (obj.get("status") or {}).get("node") in (None, self.node):
@@ -269,19 +273,20 @@ class L2StatusWriter:
             else:
                 self._delete(obj)
         if keep is None:
-            body = {"apiVersion": "%s/%s" % (GROUP, VERSION), "kind": KIND,
-                    "metadata": {"generateName": "l2-", "namespace": self.namespace,
+            body = {"apiVersion": "%s/%s" % (GROUP, self.version), "kind": self.kind,
+                    "metadata": {"generateName": self.generate_name, "namespace": self.namespace,
                                  "labels": {NODE_LABEL: self.node, NAME_LABEL: name, NAMESPACE_LABEL: ns}}}
             self._pace()
             keep = json.loads(self._api.create_namespaced_custom_object(
-                GROUP, VERSION, self.namespace, PLURAL, body, _preload_content=False,
+                GROUP, self.version, self.namespace, self.plural, body, _preload_content=False,
                 _request_timeout=REQUEST_TIMEOUT).data)
             self.writes += 1
-        if (keep.get("status") or {}) != want:
+        current = keep.get("status") or {}
+        if current != want:
             self._pace()
-            # interfaces are replaced wholesale (a merge patch replaces lists)
-            patch = {"status": dict(want, interfaces=want.get("interfaces"))}
+            # A merge patch replaces lists wholesale; a field we no longer want is removed with null.
+            patch = {"status": dict({field: None for field in current if field not in want}, **want)}
             self._api.patch_namespaced_custom_object_status(
-                GROUP, VERSION, self.namespace, PLURAL, keep["metadata"]["name"], patch,
+                GROUP, self.version, self.namespace, self.plural, keep["metadata"]["name"], patch,
                 _content_type=MERGE_PATCH, _preload_content=False, _request_timeout=REQUEST_TIMEOUT)
             self.writes += 1

@@ -31,12 +31,8 @@ from dataclasses import replace
 from ...adapters.frr.instance import FrrError, FrrInstance
 from ...adapters.frr.session_state import NEIGHBORS_COMMAND, SessionState, sessions_from_json
 from ...adapters.frr.vtysh import CommandError, Vtysh, VtyshError
-from ...adapters.kube.bgp_status import PLURAL as STATUS_PLURAL
-from ...adapters.kube.bgp_status import VERSION as STATUS_VERSION
 from ...adapters.kube.bgp_status import BGPStatusWriter
-from ...adapters.kube.informer import Informer
-from ...adapters.kube.l2_status import object_node, object_service
-from ...adapters.kube.speaker_views import trim_l2_status
+from ...adapters.kube.service_statuses import ServiceStatuses
 from ...engine.bgp.frr_config import FrrConfig, redact, render_model
 from ...engine.bgp.frr_diff import diff
 from ...engine.bgp.frr_readback import parse_running_config
@@ -146,52 +142,22 @@ class BGP:
         self._stopping = threading.Event()
         self._writing = False  # the status writer's thread runs
         self._poller: threading.Thread | None = None
-        self._status_index: dict[str, dict[str, dict]] = {}
-        self._status_lock = threading.Lock()
-        self._statuses = BGPStatusWriter(custom_api, namespace, node, self._cached_statuses, qps=status_qps,
-                                         burst=status_burst, on_error=self._status_failed)
-        self._status_informer = Informer("servicebgpstatuses", custom_api.list_namespaced_custom_object,
-                                         self._on_status, args=(GROUP, STATUS_VERSION, namespace, STATUS_PLURAL),
-                                         transform=trim_l2_status) if custom_api is not None else None
+        self._service_statuses = ServiceStatuses(BGPStatusWriter, custom_api, namespace, node, qps=status_qps,
+                                                 burst=status_burst, on_error=self._status_failed)
+        self._statuses = self._service_statuses.writer
         registry = getattr(metrics, "registry", None)
         if registry is not None:
             register_bgp_metrics(registry, self)
 
     # -- status objects (informer thread) ------------------------------------------------------
-    def _on_status(self, _type: str, key: str, new, old) -> None:
-        with self._status_lock:
-            for obj in (old, new):
-                svc = object_service(obj) if obj else None
-                if svc is None:
-                    continue
-                bucket = self._status_index.setdefault(svc, {})
-                if obj is new:
-                    bucket[key] = new
-                else:
-                    bucket.pop(key, None)
-                if not bucket:
-                    self._status_index.pop(svc, None)
-        for obj in (old, new):
-            svc = object_service(obj) if obj else None
-            if svc:
-                self._statuses.recheck(svc)
-
-    def _cached_statuses(self, svc_key: str) -> list[dict]:
-        with self._status_lock:
-            return list(self._status_index.get(svc_key, {}).values())
-
-    def _own_status_keys(self) -> set[str]:
-        with self._status_lock:
-            return {svc for svc, objs in self._status_index.items()
-                    if any(object_node(o) == self.node for o in objs.values())}
-
     def _status_failed(self, key: str, exc: Exception) -> None:
         self.metrics.update_errors.inc()
         LOG.warning("ServiceBGPStatus for %s not written: %s (will retry)", key, exc)
 
     # -- Protocol -------------------------------------------------------------------------------
     def informers(self) -> list:
-        return [self._status_informer] if self._status_informer is not None else []
+        informer = self._service_statuses.informer
+        return [informer] if informer is not None else []
 
     def start(self) -> None:
         self._statuses.start()
@@ -212,7 +178,7 @@ class BGP:
         return decisions
 
     def keys(self) -> set[str]:
-        return set(self._announced) | set(self._statuses.desired()) | self._own_status_keys()
+        return set(self._announced) | set(self._statuses.desired()) | self._service_statuses.own_keys()
 
     def announced(self) -> dict[str, tuple[str, ...]]:
         return {key: d.ips for key, d in self._announced.items()}
@@ -282,8 +248,8 @@ class BGP:
         while self._writing and not self._statuses.idle() and time.monotonic() < deadline:
             time.sleep(0.02)
         self._statuses.stop()
-        if self._status_informer is not None:
-            self._status_informer.stop()
+        if self._service_statuses.informer is not None:
+            self._service_statuses.informer.stop()
 
     def status(self) -> dict:
         """The status file's ``bgp`` part: FRR, each session, what goes to it, errors."""

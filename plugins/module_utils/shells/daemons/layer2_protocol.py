@@ -14,18 +14,13 @@ the number of writes per second does not grow with the number of Services.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from ...engine.go_quote import go_quote
 from ...engine.model import Config
-from ...adapters.kube.informer import Informer
-from ...adapters.kube.l2_status import GROUP as STATUS_GROUP
-from ...adapters.kube.l2_status import PLURAL as STATUS_PLURAL
-from ...adapters.kube.l2_status import VERSION as STATUS_VERSION
-from ...adapters.kube.l2_status import L2StatusWriter, object_node, object_service
-from ...adapters.kube.speaker_views import trim_l2_status
+from ...adapters.kube.l2_status import L2StatusWriter
+from ...adapters.kube.service_statuses import ServiceStatuses
 from ...adapters.layer2.announcer import Announcer
 from .protocol import EventSink, Snapshot
 from ...engine.layer2_decisions import ServiceL2, desired
@@ -61,49 +56,17 @@ class Layer2:
         self._announced: dict[str, Announced] = {}
         self._failed: set[tuple[str, str]] = set()  # (service, ip) whose interfaces are missing here
         self._local_names: frozenset[str] | None = None
-        self._status_index: dict[str, dict[str, dict]] = {}
-        self._status_lock = threading.Lock()
-        self._statuses = L2StatusWriter(custom_api, namespace, node, self._cached_statuses, qps=status_qps,
-                                        burst=status_burst, on_error=self._status_failed)
-        self._status_informer = Informer("servicel2statuses", custom_api.list_namespaced_custom_object,
-                                         self._on_status, args=(STATUS_GROUP, STATUS_VERSION, namespace,
-                                                                STATUS_PLURAL), transform=trim_l2_status)
+        self._service_statuses = ServiceStatuses(L2StatusWriter, custom_api, namespace, node, qps=status_qps,
+                                                 burst=status_burst, on_error=self._status_failed)
+        self._statuses = self._service_statuses.writer
         if responder is not None:
             responder.on_interfaces = self._on_interfaces
 
     # -- callbacks (informer / responder threads) ---------------------------------------------
-    def _on_status(self, _type: str, key: str, new, old) -> None:
-        with self._status_lock:
-            for obj in (old, new):
-                svc = object_service(obj) if obj else None
-                if svc is None:
-                    continue
-                bucket = self._status_index.setdefault(svc, {})
-                if obj is new:
-                    bucket[key] = new
-                else:
-                    bucket.pop(key, None)
-                if not bucket:
-                    self._status_index.pop(svc, None)
-        for obj in (old, new):
-            svc = object_service(obj) if obj else None
-            if svc:
-                self._statuses.recheck(svc)
-
     def _on_interfaces(self, names: frozenset[str]) -> None:
         if names != self._local_names:
             self._local_names = frozenset(names)
             self._resync()
-
-    def _cached_statuses(self, svc_key: str) -> list[dict]:
-        with self._status_lock:
-            return list(self._status_index.get(svc_key, {}).values())
-
-    def _own_status_keys(self) -> set[str]:
-        """Services with a ServiceL2Status of this node (e.g. left from before a restart)."""
-        with self._status_lock:
-            return {svc for svc, objs in self._status_index.items()
-                    if any(object_node(o) == self.node for o in objs.values())}
 
     def _status_failed(self, key: str, exc: Exception) -> None:
         self.metrics.update_errors.inc()
@@ -111,7 +74,7 @@ class Layer2:
 
     # -- Protocol ---------------------------------------------------------------------------
     def informers(self) -> list:
-        return [self._status_informer]
+        return [self._service_statuses.informer]
 
     def start(self) -> None:
         self._statuses.start()
@@ -128,7 +91,7 @@ class Layer2:
                        ignore_exclude_lb=snapshot.ignore_exclude_lb)
 
     def keys(self) -> set[str]:
-        return set(self._announced) | set(self._statuses.desired()) | self._own_status_keys()
+        return set(self._announced) | set(self._statuses.desired()) | self._service_statuses.own_keys()
 
     def announced(self) -> dict[str, tuple[str, ...]]:
         return {key: ann.ips for key, ann in self._announced.items()}
@@ -176,7 +139,7 @@ class Layer2:
         if self.responder is not None:
             self.responder.stop()
         self._statuses.stop()
-        self._status_informer.stop()
+        self._service_statuses.informer.stop()
 
     def status(self) -> dict:
         """The status file's ``announced`` IPs and ``responder``."""

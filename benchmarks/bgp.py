@@ -158,7 +158,26 @@ class RibReader:
             self.session.close()
 
 
-class Watcher:
+class Poller:
+    """A thread that polls the router for as long as the ``with`` block runs."""
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self.thread.join(30)
+
+
+class Watcher(Poller):
     """Polls the router's IPv6 RIB in a thread: when each prefix was first seen and last gone."""
 
     def __init__(self, router) -> None:
@@ -168,8 +187,7 @@ class Watcher:
         self.gone: dict[str, float] = {}
         self.withdrawn: dict[str, float] = {}  # every path flagged removed (the withdrawal arrived)
         self.rounds: list[float] = []
-        self._stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
+        super().__init__()
 
     def _run(self) -> None:
         present: set[str] = set()
@@ -188,17 +206,12 @@ class Watcher:
             present, live = now, now_live
             time.sleep(0.003)  # a few ms of resolution; a busy loop would take a core from what is measured
 
-    def __enter__(self) -> Watcher:
-        self.thread.start()
-        return self
-
     def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self.thread.join(30)
+        super().__exit__(*exc)
         self.reader.close()
 
 
-class SessionWatcher:
+class SessionWatcher(Poller):
     """Polls the router's sessions in a thread: every time a peer is seen leaving Established (dynamic
     neighbors disappear from the router's tables while down, so counters alone miss their resets)."""
 
@@ -206,8 +219,7 @@ class SessionWatcher:
         self.router = router
         self.peers = set(peers)
         self.downs: dict[str, int] = dict.fromkeys(self.peers, 0)
-        self._stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
+        super().__init__()
 
     def _run(self) -> None:
         up = set(self.peers)
@@ -219,14 +231,6 @@ class SessionWatcher:
             for peer in up - now:
                 self.downs[peer] = self.downs.get(peer, 0) + 1
             up = now & self.peers
-
-    def __enter__(self) -> SessionWatcher:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self.thread.join(30)
 
 
 def apply_all(nodes, objects: list) -> None:
@@ -437,9 +441,6 @@ def lab_run(kind: str, services: int, burst: int, trials: int, parts: set[str]) 
                  bfd_multiplier=BFD_MULT)
         for net, family in ((topology.V4_PREFIX, "ipv4"), (topology.V6_PREFIX, IPV6))))
     with LabCluster(router=functools.partial(ROUTERS[kind], spec=spec), speakers=True, kube_proxy=False) as lab:
-        if not lab.speakers_bgp:
-            print("bgp benchmark (lab) skipped: the speaker does not speak BGP")
-            return
         lab.create_custom("bfdprofiles", k.bfd("fast", receiveInterval=BFD_MS, transmitInterval=BFD_MS,
                                                detectMultiplier=BFD_MULT))
         lab.create_custom("ipaddresspools", k.pool("bench", addresses=(LAB_POOL_V6,)))
@@ -572,7 +573,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mode", choices=("auto", "lab", "engine"), default="auto",
                         help="lab: the controller and speakers of the namespace lab (needs `make k8s`); engine: node "
                              "FRR instances driven by the engine directly, as the speaker drives its own; auto: lab "
-                             "when the speaker speaks BGP, else engine")
+                             "when `bin/metal-lb speaker` runs here, else engine")
     args = parser.parse_args(argv)
     if not 1 <= args.services <= 1000 or not 1 <= args.burst <= 3000 or not 1 <= args.trials <= 50:
         parser.error("--services 1..1000, --burst 1..3000, --trials 1..50")
@@ -581,9 +582,9 @@ def main(argv: list[str] | None = None) -> int:
         print("bgp benchmark skipped: %s" % reason)
         return 0
     if args.mode == "auto":
-        from lab.cluster import speaker_speaks_bgp
-        args.mode = "lab" if speaker_speaks_bgp() else "engine"
-        print("mode %s%s" % (args.mode, "" if args.mode == "lab" else " (the speaker does not speak BGP yet)"))
+        from lab.cluster import speaker_available
+        args.mode = "lab" if speaker_available() else "engine"
+        print("mode %s%s" % (args.mode, "" if args.mode == "lab" else " (`bin/metal-lb speaker` does not run here)"))
     if args.mode == "lab":
         from lab.cluster import missing_requirements
         reason = missing_requirements()

@@ -78,19 +78,6 @@ def speaker_available() -> bool:
     return out.returncode == 0
 
 
-def speaker_speaks_bgp() -> bool:
-    """The speaker runs its own FRR (it has ``--frr-pathspace``): the lab gives each node its own."""
-    out = subprocess.run(
-        [python(), str(METAL_LB), "speaker", "--help"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        cwd=ROOT,
-    )
-    return out.returncode == 0 and "--frr-pathspace" in out.stdout
-
-
 def missing_requirements(with_hosts: bool = False) -> str | None:
     """Why the lab (``with_hosts``: with its systemd hosts) cannot run here (None: it can)."""
     reason = netns.missing_requirements(netns.REQUIRED_TOOLS + ("nft", "curl"))
@@ -196,7 +183,6 @@ class LabCluster:
         self.api: k8s_client.ApiClient | None = None
         self.router_factory = router
         self.router = None  # the started router, when the lab has one
-        self.speakers_bgp = False  # the speakers run FRR, each in pathspace <lab prefix>-<node>
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -324,7 +310,6 @@ class LabCluster:
         self._start_kube_proxies()
         self.has_speakers = speaker_available() if self.want_speakers is None else self.want_speakers
         if self.has_speakers:
-            self.speakers_bgp = speaker_speaks_bgp()
             for name in self.node_addrs:
                 self.start_speaker(name)
             self.log("speakers: %s" % " ".join(self.speaker_argv("nodeN")))
@@ -401,7 +386,7 @@ class LabCluster:
     def _stop_speaker_frr(self) -> None:
         """The FRR daemons the speakers started (they outlive a speaker on purpose): by the PIDs in their
         pathspace's pid files, only if that process is FRR's of that pathspace; then its directories."""
-        if not self.speakers_bgp:
+        if not self.has_speakers:
             return
         for node in self.node_addrs:
             space = self.frr_pathspace(node)
@@ -500,7 +485,9 @@ class LabCluster:
             self.key_file,
             "--metrics-port",
             str(topology.METRICS_PORT),
-        ] + (["--frr-pathspace", self.frr_pathspace(node)] if self.speakers_bgp else [])
+            "--frr-pathspace",
+            self.frr_pathspace(node),
+        ]
 
     def frr_pathspace(self, node: str) -> str:
         return "%s-%s" % (self.net.prefix, node)

@@ -35,6 +35,8 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from .lifecycle import StartStop
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = ROOT / "build" / "bin"
 MANIFESTS = ROOT / "manifests"
@@ -206,7 +208,7 @@ def default_spawn(argv: list, log_path: str) -> subprocess.Popen:
         return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
 
-class KubeCluster:
+class KubeCluster(StartStop):
     """etcd + kube-apiserver. ``bind``/``port`` is where the API server listens (where its processes
     run: ``spawn`` may start them inside a network namespace); ``client_url`` is how this process
     reaches it (defaults to ``https://bind:port``); ``advertise`` is the address in-cluster clients
@@ -254,17 +256,6 @@ class KubeCluster:
         self.start_seconds = 0.0
 
     # ------------------------------------------------------------------ lifecycle
-
-    def __enter__(self) -> KubeCluster:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
     def start(self) -> None:
         reason = missing_binaries()

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from frr_instance import FrrInstance, end_process, running
 from frr_instance import missing as frr_missing
+from lab.lifecycle import StartStop
 
 BIRD, BIRDC = "/usr/sbin/bird", "/usr/sbin/birdc"
 IPV4, IPV6 = "ipv4", "ipv6"
@@ -102,6 +103,19 @@ def wait_for(check, seconds: float = 30.0, interval: float = 0.1, what: str = "c
         time.sleep(interval)
 
 
+def established(router, peers, seconds: float = 60.0, what: str = "") -> None:
+    """Every address in ``peers`` has an Established session with ``router``."""
+    wait_for(lambda: (all(router.sessions().get(p) == ESTABLISHED for p in peers), router.sessions()), seconds, 0.2,
+             what or "sessions with %s" % (peers,))
+
+
+def nodes_established(cluster, what: str):
+    """Every lab node's IPv4 and IPv6 session with the lab's router is Established; returns the router."""
+    peers = [a.v4 for a in cluster.node_addrs.values()] + [a.v6 for a in cluster.node_addrs.values()]
+    established(cluster.router, peers, 90.0, what)
+    return cluster.router
+
+
 def _family(prefix: str) -> str:
     return IPV6 if ":" in prefix else IPV4
 
@@ -122,7 +136,7 @@ def fib(netns: str, family: str = IPV4) -> dict[str, set[str]]:
     return table
 
 
-class FrrRouter:
+class FrrRouter(StartStop):
     """An FRR router (zebra, bgpd listening on 179, bfdd) in ``netns``, its own pathspace ``name``."""
 
     kind = "frr"
@@ -131,17 +145,6 @@ class FrrRouter:
         self.spec = spec
         self.netns = netns
         self.frr = FrrInstance(name, netns)
-
-    def __enter__(self) -> FrrRouter:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
     def start(self) -> None:
         self.frr.start(listen=True)
@@ -273,7 +276,7 @@ def _frr_communities(value) -> set[str]:
     return {WELL_KNOWN.get(c, c) for c in _frr_text(value).split()}
 
 
-class BirdRouter:
+class BirdRouter(StartStop):
     """A BIRD 2 router in ``netns``: config and control socket in a private directory, kernel
     export with ``merge paths`` (ECMP), BFD through its ``bfd`` protocol."""
 
@@ -289,17 +292,6 @@ class BirdRouter:
     @property
     def socket(self) -> str:
         return os.path.join(self.dir, "bird.ctl")
-
-    def __enter__(self) -> BirdRouter:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
     def config(self) -> str:
         s = self.spec

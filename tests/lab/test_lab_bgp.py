@@ -24,7 +24,7 @@ import time
 
 import bgp_objects as k
 import pytest
-from routers import ESTABLISHED, IPV4, IPV6, FrrRouter, Neighbor, RouterSpec, missing, wait_for
+from routers import ESTABLISHED, IPV4, IPV6, FrrRouter, Neighbor, RouterSpec, missing, nodes_established, wait_for
 
 from lab import topology
 
@@ -79,8 +79,6 @@ def bgp(cluster):
     """The BGP configuration: a pool, a BGPAdvertisement with a community and a large community, one
     BGPPeer per family (BFD, graceful restart; the IPv4 one TCP-MD5 with a passwordSecret), and every
     node's sessions up on the router (the IPv4 ones only if the speakers sign with the Secret's password)."""
-    if not cluster.speakers_bgp:
-        pytest.skip("the speaker does not speak BGP here (no --frr-pathspace)")
     cluster.create_custom("bfdprofiles", k.bfd("fast", receiveInterval=BFD_MS, transmitInterval=BFD_MS,
                                                 detectMultiplier=BFD_MULT))
     cluster.create_custom("ipaddresspools", k.pool("bgp-pool", addresses=(topology.POOL_V4, topology.POOL_V6)))
@@ -93,11 +91,7 @@ def bgp(cluster):
         cluster.create_custom("bgppeers", k.peer(name, myASN=NODE_ASN, peerASN=ROUTER_ASN, peerAddress=address,
                                                  bfdProfile="fast", enableGracefulRestart=True, connectTime="2s",
                                                  **extra))
-    peers = [a.v4 for a in cluster.node_addrs.values()] + [a.v6 for a in cluster.node_addrs.values()]
-    router = cluster.router
-    wait_for(lambda: (all(router.sessions().get(p) == ESTABLISHED for p in peers), router.sessions()), 90, 0.5,
-             "every node's sessions with the router")
-    return router
+    return nodes_established(cluster, "every node's sessions with the router")
 
 
 def node_v4(cluster, *names) -> set[str]:

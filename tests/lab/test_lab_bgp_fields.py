@@ -18,7 +18,7 @@ import json
 
 import bgp_objects as k
 import pytest
-from routers import ESTABLISHED, IPV4, IPV6, FrrRouter, Neighbor, RouterSpec, missing, wait_for
+from routers import ESTABLISHED, IPV4, IPV6, FrrRouter, Neighbor, RouterSpec, missing, nodes_established, wait_for
 
 from lab import topology
 
@@ -46,8 +46,6 @@ def on(*nodes: str) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def bgp(cluster):
-    if not cluster.speakers_bgp:
-        pytest.skip("the speaker does not speak BGP here (no --frr-pathspace)")
     pools = [{"matchLabels": POOL_LABELS}]
     cluster.create_custom("ipaddresspools", k.pool("fields-pool", addresses=(topology.POOL_V4, topology.POOL_V6),
                                                    labels=POOL_LABELS))
@@ -73,11 +71,7 @@ def bgp(cluster):
         if "dynamicASN" in spec:
             del body["spec"]["peerASN"]  # the builder's default
         cluster.create_custom("bgppeers", body)
-    peers = [a.v4 for a in cluster.node_addrs.values()] + [a.v6 for a in cluster.node_addrs.values()]
-    router = cluster.router
-    wait_for(lambda: (all(router.sessions().get(p) == ESTABLISHED for p in peers), router.sessions()), 90, 0.5,
-             "every node's sessions with the router")
-    return router
+    return nodes_established(cluster, "every node's sessions with the router")
 
 
 @pytest.fixture(scope="module")

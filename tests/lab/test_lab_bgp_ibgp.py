@@ -21,7 +21,7 @@ import tempfile
 
 import bgp_objects as k
 import pytest
-from routers import ESTABLISHED, IPV4, IPV6, FrrRouter, Neighbor, RouterSpec, missing, wait_for
+from routers import ESTABLISHED, IPV4, IPV6, FrrRouter, Neighbor, RouterSpec, missing, nodes_established, wait_for
 
 from lab import topology
 from lab.cluster import METAL_LB, SPEAKER_STATUS, python
@@ -49,8 +49,6 @@ def router_present():
 
 @pytest.fixture(scope="module")
 def bgp(cluster):
-    if not cluster.speakers_bgp:
-        pytest.skip("the speaker does not speak BGP here (no --frr-pathspace)")
     cluster.create_custom("bfdprofiles", k.bfd("fast", receiveInterval=BFD_MS, transmitInterval=BFD_MS,
                                                 detectMultiplier=BFD_MULT))
     cluster.create_custom("communities", k.community("lab-aliases", edge="64500:300"))
@@ -61,11 +59,7 @@ def bgp(cluster):
                                              password=PASSWORD, bfdProfile="fast", connectTime="2s"))
     cluster.create_custom("bgppeers", k.peer("ibgp6", myASN=ASN, peerASN=ASN, peerAddress=topology.ROUTER_V6,
                                              holdTime="9s", connectTime="2s"))
-    peers = [a.v4 for a in cluster.node_addrs.values()] + [a.v6 for a in cluster.node_addrs.values()]
-    router = cluster.router
-    wait_for(lambda: (all(router.sessions().get(p) == ESTABLISHED for p in peers), router.sessions()), 90, 0.5,
-             "every node's iBGP sessions with the router (the IPv4 ones TCP-MD5 signed)")
-    return router
+    return nodes_established(cluster, "every node's iBGP sessions with the router (the IPv4 ones TCP-MD5 signed)")
 
 
 @pytest.fixture(scope="module")

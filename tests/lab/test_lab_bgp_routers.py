@@ -18,7 +18,7 @@ import time
 import bgp_objects as k
 import pytest
 from frr_instance import FrrInstance
-from routers import IPV4, IPV6, ROUTERS, Neighbor, RouterSpec, missing, wait_for
+from routers import IPV4, IPV6, ROUTERS, Neighbor, RouterSpec, established, missing, wait_for
 
 import netlab
 from ansible_collections.metal.lb.plugins.module_utils.engine.bgp.frr_config import render_model, render_text
@@ -112,11 +112,6 @@ def routes_are(r, want: dict, family: str = IPV4, seconds: float = 60.0, keys=No
         shown = {p: {key: v[key] for key in (keys or want.get(p, v))} for p, v in got.items()}
         return shown == want, got
     return wait_for(check, seconds, 0.2, "%s router's %s routes %r" % (r.kind, family, want))
-
-
-def established(r, peers, seconds: float = 60.0) -> None:
-    wait_for(lambda: (all(r.sessions().get(p) == "Established" for p in peers), r.sessions()), seconds, 0.2,
-             "sessions with %s" % (peers,))
 
 
 ECMP4 = {"next_hops": {v4 for v4, _v6 in NODES.values()}}

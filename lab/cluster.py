@@ -350,6 +350,7 @@ class LabCluster:
         self.router.__enter__()
 
     def teardown(self) -> None:
+        self._stop_speakers()
         if self.lab_hosts is not None:
             try:
                 self.lab_hosts.teardown()  # powered off before their namespaces go
@@ -499,6 +500,20 @@ class LabCluster:
         proc = self._spawn(self.hosts[node], [python()] + self.speaker_argv(node), "speaker-" + node)
         self.speakers[node] = proc
         return proc
+
+    def _stop_speakers(self) -> None:
+        """SIGTERM to every speaker at once, while the router and the API server still run: each holds
+        its routes ``--bgp-shutdown-wait`` seconds before withdrawing, so one at a time would add up."""
+        running = [proc for proc in self.speakers.values() if proc.poll() is None]
+        for proc in running:
+            proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 15.0
+        for proc in running:
+            try:
+                proc.wait(max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                pass  # the lab's teardown kills it by its PID
+        self.speakers.clear()
 
     def kill_speaker(self, node: str, sig: int = signal.SIGKILL) -> None:
         if self.lab_hosts is not None:

@@ -3,11 +3,11 @@
 """playbooks/site.yml and uninstall.yml on the lab's systemd hosts, as a user runs them (lab/site.py:
 ansible-playbook over SSH from the admin namespace with the lab's inventory): site.yml converges, a
 second run changes nothing on any host, the daemons run hardened as their own users, a Service gets an
-IP that exactly one node answers ARP for and that serves HTTP to the client, upgrade.yml rolls over the
-nodes one at a time changing nothing when nothing is new, and uninstall.yml removes
+IP that exactly one node answers ARP for and that serves HTTP to the client, and uninstall.yml removes
 what was installed (units, users, venvs, files, cluster objects) and nothing else. The tests of this
-module run in order on one lab. Needs root, ``make deps``, ``make k8s`` and a package index for the
-wheelhouse; skips without the lab's tools."""
+module run in order on one lab. upgrade.yml is the molecule scenario ``upgrade``'s: from an older
+release, node by node under a probe, and a second run that changes nothing. Needs root, ``make deps``,
+``make k8s`` and a package index for the wheelhouse; skips without the lab's tools."""
 
 from __future__ import annotations
 
@@ -120,19 +120,6 @@ def test_a_service_gets_an_ip_one_node_answers_arp_for_and_curl_works(site_lab):
     assert len(announcers) == 1 and announcers <= set(NODES), announcers
     bodies = [site_lab.curl(ip) for _ in range(3)]
     assert all(body and body.startswith("pod ") for body in bodies), bodies
-
-
-def test_upgrade_to_the_same_release_rolls_node_by_node_and_changes_nothing(site_lab):
-    """upgrade.yml upgrades the speakers one node at a time (serial: each batch builds the wheelhouse of its
-    own hosts); with nothing new it changes nothing and the Service keeps its IP and its announcer."""
-    ip = site_lab.ingress("web")[0]
-    announcer = site_lab.wait_announcer(ip, timeout=30)
-    upgraded = site.run_playbook(site_lab.lab_hosts, "upgrade.yml")
-    assert upgraded.ok, upgraded.failure()
-    assert set(upgraded.recap) == {"localhost", CONTROL_PLANE, *NODES}
-    assert upgraded.changed == {host: 0 for host in upgraded.recap}, upgraded.stdout[-5000:]
-    assert site_lab.ingress("web") == [ip]
-    assert site_lab.wait_announcer(ip, timeout=30) == announcer
 
 
 def test_uninstall_removes_what_was_installed_and_nothing_else(site_lab):

@@ -34,6 +34,14 @@ class ServiceStatuses:
                                  args=(GROUP, writer_class.version, namespace, writer_class.plural),
                                  transform=trim_l2_status) if custom_api is not None else None
 
+    def informers(self) -> list[Informer]:
+        return [self.informer] if self.informer is not None else []
+
+    def stop(self) -> None:
+        self.writer.stop()
+        for informer in self.informers():
+            informer.stop()
+
     def cached(self, svc_key: str) -> list[dict]:
         with self._lock:
             return list(self._index.get(svc_key, {}).values())

@@ -156,8 +156,7 @@ class BGP:
 
     # -- Protocol -------------------------------------------------------------------------------
     def informers(self) -> list:
-        informer = self._service_statuses.informer
-        return [informer] if informer is not None else []
+        return self._service_statuses.informers()
 
     def start(self) -> None:
         self._statuses.start()
@@ -247,9 +246,7 @@ class BGP:
         deadline = time.monotonic() + STATUS_DRAIN
         while self._writing and not self._statuses.idle() and time.monotonic() < deadline:
             time.sleep(0.02)
-        self._statuses.stop()
-        if self._service_statuses.informer is not None:
-            self._service_statuses.informer.stop()
+        self._service_statuses.stop()
 
     def status(self) -> dict:
         """The status file's ``bgp`` part: FRR, each session, what goes to it, errors."""

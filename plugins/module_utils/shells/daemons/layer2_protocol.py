@@ -74,7 +74,7 @@ class Layer2:
 
     # -- Protocol ---------------------------------------------------------------------------
     def informers(self) -> list:
-        return [self._service_statuses.informer]
+        return self._service_statuses.informers()
 
     def start(self) -> None:
         self._statuses.start()
@@ -138,8 +138,7 @@ class Layer2:
         self.announcer.set_leading({})
         if self.responder is not None:
             self.responder.stop()
-        self._statuses.stop()
-        self._service_statuses.informer.stop()
+        self._service_statuses.stop()
 
     def status(self) -> dict:
         """The status file's ``announced`` IPs and ``responder``."""
